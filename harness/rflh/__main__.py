@@ -1,0 +1,76 @@
+"""Command line: python3 -m rflh <command>. The Makefile is the front door."""
+
+import sys
+
+from . import build, source, toolchain, tree
+from .util import HarnessError, log, settings_from_env, stage
+
+
+def prepare(s, variant=None):
+    """Toolchain, base source and the variant's tree."""
+    variant = variant or s.variant
+    toolchain.ensure(s)
+    pristine = source.pristine(s)
+    with stage(f"tree: sync {variant} with patches/"):
+        t = tree.sync(s, variant, pristine, source.describe(s))
+        log(f"    {t}")
+    return t
+
+
+def cmd_tree(s, args):
+    t = prepare(s, "series")
+    link = s.repo / "linux"
+    if not link.exists() and not link.is_symlink():
+        link.symlink_to(t)
+    print(f"series tree: {t} (also ./linux)\n"
+          "Commit your changes there, then run 'make export'.")
+
+
+def cmd_tree_reset(s, args):
+    toolchain.ensure(s)
+    t = tree.reset(s, source.pristine(s), source.describe(s))
+    print(f"series tree reset to patches/: {t}")
+
+
+def cmd_export(s, args):
+    tree.export(s)
+
+
+def cmd_tree_status(s, args):
+    lines = tree.status(s)
+    for l in lines:
+        print(l)
+    return 1 if lines else 0
+
+
+def cmd_build(s, args):
+    kind = args[0] if args else "test"
+    t = prepare(s)
+    build.build_kernel(s, s.variant, t, kind)
+
+
+COMMANDS = {
+    "tree": cmd_tree,
+    "tree-reset": cmd_tree_reset,
+    "export": cmd_export,
+    "tree-status": cmd_tree_status,
+    "build": cmd_build,
+}
+
+
+def main(argv):
+    if len(argv) < 1 or argv[0] not in COMMANDS:
+        print(f"usage: python3 -m rflh {{{','.join(COMMANDS)}}} [args]", file=sys.stderr)
+        return 2
+    try:
+        s = settings_from_env()
+        return COMMANDS[argv[0]](s, argv[1:]) or 0
+    except HarnessError as e:
+        print(f"\nerror: {e}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

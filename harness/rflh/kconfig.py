@@ -1,0 +1,66 @@
+"""Kernel config fragments: merge with merge_config.sh, then verify that
+every requested option survived olddefconfig."""
+
+import re
+from pathlib import Path
+
+from .util import die
+
+LINE = re.compile(r"^(CONFIG_[A-Za-z0-9_]+)=(.*)$")
+OFF = re.compile(r"^# (CONFIG_[A-Za-z0-9_]+) is not set$")
+
+
+def parse(text):
+    """Parse .config text into {name: value}; 'n' for 'is not set'."""
+    opts = {}
+    for line in text.splitlines():
+        line = line.strip()
+        m = LINE.match(line)
+        if m:
+            opts[m.group(1)] = m.group(2)
+            continue
+        m = OFF.match(line)
+        if m:
+            opts[m.group(1)] = "n"
+    return opts
+
+
+def fragments(repo, kind):
+    """The fragments for a config kind ('test' or 'bench'), in merge order."""
+    d = Path(repo) / "configs"
+    files = [d / "base.config", d / f"{kind}.config"]
+    for f in files:
+        if not f.exists():
+            die(f"config fragment {f} is missing")
+    return files
+
+
+def requested(files):
+    """Merge fragments in order (later wins), as merge_config.sh does."""
+    want = {}
+    for f in files:
+        want.update(parse(Path(f).read_text()))
+    return want
+
+
+def verify(want, final_text):
+    """Return a list of (option, wanted, got) that did not survive."""
+    got = parse(final_text)
+    bad = []
+    for k, v in want.items():
+        g = got.get(k, "n")
+        if v == "n":
+            if g not in ("n",):
+                bad.append((k, v, g))
+        elif g != v:
+            bad.append((k, v, g))
+    return bad
+
+
+def explain(bad, kind):
+    lines = [f"  {k}: requested {w}, got {'unset' if g == 'n' else g}"
+             for k, w, g in bad]
+    return (f"{len(bad)} option(s) of the {kind} config were dropped by "
+            "olddefconfig (an unmet dependency, or a typo):\n"
+            + "\n".join(lines)
+            + "\nFix configs/*.config (add the missing dependency) and rerun.")
