@@ -53,7 +53,7 @@ def configure(s, variant, tree, kind):
     changed, so an unchanged config costs no rebuild."""
     out = out_dir(s, variant, kind)
     scratch = s.cache / "v" / variant / f".cfg-{kind}"
-    frags = kconfig.fragments(s.repo, kind)
+    frags = kconfig.fragments(s.repo, kind, variant)
     with stage(f"config: tinyconfig + {' + '.join(f.name for f in frags)} ({variant})"):
         scratch.mkdir(parents=True, exist_ok=True)
         out.mkdir(parents=True, exist_ok=True)

@@ -25,13 +25,20 @@ def parse(text):
     return opts
 
 
-def fragments(repo, kind):
-    """The fragments for a config kind ('test' or 'bench'), in merge order."""
+def fragments(repo, kind, variant):
+    """The fragments for a config kind ('test' or 'bench') and variant.
+
+    base + kind for every variant; the series adds series.config and
+    series-<kind>.config, which name options only the series has.
+    """
     d = Path(repo) / "configs"
     files = [d / "base.config", d / f"{kind}.config"]
     for f in files:
         if not f.exists():
             die(f"config fragment {f} is missing")
+    if variant == "series":
+        files += [f for f in (d / "series.config", d / f"series-{kind}.config")
+                  if f.exists()]
     return files
 
 
