@@ -12,7 +12,7 @@ from pathlib import Path
 from . import kconfig
 from .util import die, fmt_secs, in_root, log, stage
 
-QUIET = re.compile(r"^\s+(CC|RUSTC|RUSTC L|CLIPPY|CLIPPY L|BINDGEN|LD|AR|AS|HOSTCC|HOSTLD|EXPORTS|RUSTDOC|RUSTDOC T|KUNIT)\s+(\S+)")
+QUIET = re.compile(r"^\s+(RUSTC L|RUSTDOC T|RUSTDOC|CLIPPY L|CC|RUSTC|CLIPPY|BINDGEN|LD|AR|AS|HOSTCC|HOSTLD|EXPORTS|KUNIT)\s+(\S+)")
 
 
 def make_env(s, variant):

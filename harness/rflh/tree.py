@@ -122,6 +122,24 @@ def repo_path(s):
     return tree_path(s, "series")
 
 
+def drop_debian_ignore(path):
+    """Remove Debian's packaging stanza ('/*' then '!/debian/') from the
+    top-level .gitignore.
+
+    It makes git ignore every new file, so a new mm/*.rs would silently be
+    left out of commits and of 'make export'. Nothing else in the tree
+    changes, and .gitignore plays no part in the build.
+    """
+    if not path.exists():
+        return False
+    text = path.read_text()
+    new = re.sub(r"\n#\n# Debian packaging:[^\n]*\n(#[^\n]*\n)*/\*\n!/debian/\n", "\n", text)
+    if new != text:
+        path.write_text(new)
+        return True
+    return False
+
+
 def ensure_repo(s, pristine, describe):
     """Import the pristine base into the series tree's repository."""
     repo = repo_path(s)
@@ -133,13 +151,17 @@ def ensure_repo(s, pristine, describe):
         repo.parent.mkdir(parents=True, exist_ok=True)
         run(["cp", "-a", "--reflink=auto", str(pristine), str(repo)])
         shutil.rmtree(repo / ".git", ignore_errors=True)
+        drop_debian_ignore(repo / ".gitignore")
         git(repo, "init", "-q", "-b", "series")
         git(repo, "config", "core.autocrlf", "false")
         git(repo, "config", "user.name", IDENT["GIT_COMMITTER_NAME"])
         git(repo, "config", "user.email", IDENT["GIT_COMMITTER_EMAIL"])
         git(repo, "config", "gc.auto", "0")
         git(repo, "add", "-A", "-f", ".")
-        git(repo, "commit", "-q", "--no-verify", "-m", describe)
+        git(repo, "commit", "-q", "--no-verify", "-m", describe + "\n\n"
+            "Imported by the rfl-populate harness. Debian's packaging stanza\n"
+            "('/*', '!/debian/') is dropped from .gitignore so that new files\n"
+            "are not ignored; nothing else differs from the source package.")
         git(repo, "tag", BASE_TAG)
         git(repo, "tag", BASE_DONE)
         git(repo, "update-ref", SYNCED, "HEAD")

@@ -1,0 +1,210 @@
+"""The guest: static mm selftests, an initramfs made with the tree's
+usr/gen_init_cpio, and a QEMU TCG boot with a host-side timeout."""
+
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+from . import util
+from .util import die, fmt_secs, in_root, log, stage
+
+SENTINEL = "RFL-SENTINEL"
+
+
+def build_selftests(s, tree, out):
+    """Build the mm selftests statically with the tree's own uapi headers
+    and install them with the kselftest install target."""
+    inst = Path(out) / "kselftest-install"
+    bdir = Path(out) / "kselftest-build"
+    logf = s.results() / "selftests-build.log"
+    logf.parent.mkdir(parents=True, exist_ok=True)
+    with stage("selftests: build and install mm (static)"):
+        r = in_root(s, f"""
+            make -s -C {tree} O={out} LLVM=1 headers >/dev/null
+            make -C {tree}/tools/testing/selftests TARGETS=mm O={bdir} \\
+                KHDR_INCLUDES='-isystem {out}/usr/include' \\
+                CC=gcc EXTRA_CFLAGS=-static -j{s.jobs} \\
+                INSTALL_PATH={inst} install
+        """, check=False, stdout=open(logf, "w"), stderr=subprocess.STDOUT)
+        if r.returncode != 0:
+            tail = logf.read_text(errors="replace").splitlines()[-15:]
+            die("building the mm selftests failed; last lines of "
+                f"{logf}:\n  " + "\n  ".join(tail))
+        n = len([p for p in (inst / "mm").iterdir() if os.access(p, os.X_OK)])
+        log(f"    {n} executables in {inst}/mm")
+    return inst
+
+
+def build_guest_tools(s, out):
+    """Build our own guest programs (guest/*.c) statically."""
+    dst = Path(out) / "rfl-guest"
+    srcs = sorted((s.repo / "guest").glob("*.c"))
+    if not srcs:
+        return dst
+    with stage(f"guest: build {len(srcs)} program(s) from guest/"):
+        dst.mkdir(parents=True, exist_ok=True)
+        cmds = "\n".join(
+            f"gcc -static -O2 -Wall -Werror -o {dst / p.stem} {p}" for p in srcs)
+        in_root(s, cmds)
+    return dst
+
+
+INIT = r"""#!/bin/busybox sh
+/bin/busybox --install -s /bin
+export PATH=/bin:/sbin:/usr/bin:/usr/sbin
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev 2>/dev/null
+mount -t tmpfs tmpfs /tmp
+mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null
+mkdir -p /sys/fs/cgroup && mount -t cgroup2 none /sys/fs/cgroup 2>/dev/null
+mkdir -p /dev/hugepages && mount -t hugetlbfs none /dev/hugepages 2>/dev/null
+hostname rfl-guest
+echo "RFL: guest up, $(nproc) CPUs, $(awk '/MemTotal/ {print $2}' /proc/meminfo) kB"
+cd /
+/bin/bash /rfl/job.sh
+rc=$?
+sync
+echo "RFL-SENTINEL: exit=$rc" > /dev/console
+poweroff -f
+"""
+
+
+def make_initramfs(s, tree, out, job_script, dest, extra_dirs=()):
+    """Write an initramfs (uncompressed cpio) with busybox, bash, the job and
+    the given directories (host path -> guest path)."""
+    gen = Path(out) / "usr" / "gen_init_cpio"
+    if not gen.exists():
+        die(f"{gen} is missing; the kernel build should have made it "
+            "(CONFIG_BLK_DEV_INITRD=y)")
+    root = s.root if s.toolchain == "chroot" else Path("/")
+    busybox = root / "bin" / "busybox"
+    bash = root / "bin" / "bash-static"
+    for f in (busybox, bash):
+        if not f.exists():
+            die(f"{f} is missing; the toolchain needs busybox-static and bash-static")
+    work = Path(dest).parent
+    work.mkdir(parents=True, exist_ok=True)
+    (work / "init").write_text(INIT)
+    (work / "job.sh").write_text(job_script)
+    lines = [
+        "dir /dev 0755 0 0", "nod /dev/console 0600 0 0 c 5 1",
+        "nod /dev/null 0666 0 0 c 1 3",
+        "dir /proc 0755 0 0", "dir /sys 0755 0 0", "dir /tmp 1777 0 0",
+        "dir /bin 0755 0 0", "dir /sbin 0755 0 0", "dir /usr 0755 0 0",
+        "dir /usr/bin 0755 0 0", "dir /etc 0755 0 0", "dir /root 0700 0 0",
+        "dir /rfl 0755 0 0",
+        f"file /bin/busybox {busybox} 0755 0 0",
+        "slink /bin/sh busybox 0777 0 0",
+        f"file /bin/bash {bash} 0755 0 0",
+        f"file /init {work / 'init'} 0755 0 0",
+        f"file /rfl/job.sh {work / 'job.sh'} 0755 0 0",
+        "file /etc/passwd /dev/null 0644 0 0",
+    ]
+    lines[-1] = f"file /etc/passwd {_passwd(work)} 0644 0 0"
+    for host, guest in extra_dirs:
+        host = Path(host)
+        if not host.exists():
+            die(f"{host} is missing")
+        lines.append(f"dir {guest} 0755 0 0")
+        for p in sorted(host.rglob("*")):
+            g = f"{guest}/{p.relative_to(host)}"
+            if p.is_symlink():
+                lines.append(f"slink {g} {os.readlink(p)} 0777 0 0")
+            elif p.is_dir():
+                lines.append(f"dir {g} 0755 0 0")
+            else:
+                mode = "0755" if os.access(p, os.X_OK) else "0644"
+                lines.append(f"file {g} {p} {mode} 0 0")
+    lst = work / "initramfs.list"
+    lst.write_text("\n".join(lines) + "\n")
+    with open(dest, "wb") as f:
+        util.run([str(gen), str(lst)], stdout=f)
+    return dest
+
+
+def _passwd(work):
+    p = work / "passwd"
+    p.write_text("root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/sh\n")
+    return p
+
+
+def kvm_note():
+    if os.path.exists("/dev/kvm"):
+        return ("/dev/kvm exists, but KVM guests hang after the BIOS on these "
+                "machines: using TCG")
+    return "no /dev/kvm: using TCG"
+
+
+def boot(s, kernel, initrd, console, tapfile, timeout, mem="3G", append="",
+         icount=False, progress=None, label="boot"):
+    """Boot QEMU (TCG) and wait for poweroff or the timeout.
+
+    ttyS0 is the kernel console (console); ttyS1 carries the job's test
+    output (tapfile). Returns (seconds, timed_out).
+    """
+    console, tapfile = Path(console), Path(tapfile)
+    console.parent.mkdir(parents=True, exist_ok=True)
+    for f in (console, tapfile):
+        f.write_text("")
+    accel = "tcg"
+    cpu = "max"
+    extra = []
+    if icount:
+        extra = ["-icount", "shift=0,sleep=off,align=off"]
+    cmdline = ("console=ttyS0 panic=-1 oops=panic printk.devkmsg=on "
+               "hung_task_panic=0 " + append).strip()
+    qemu = ["qemu-system-x86_64", "-accel", accel, "-cpu", cpu, "-m", mem,
+            "-smp", "2", "-nodefaults", "-display", "none", "-no-reboot",
+            "-monitor", "none",
+            "-serial", f"file:{console}", "-serial", f"file:{tapfile}",
+            "-kernel", str(kernel), "-initrd", str(initrd),
+            "-append", cmdline, *extra]
+    argv = (["timeout", "--signal=KILL", str(timeout)] + qemu)
+    script = " ".join(shlex.quote(a) for a in argv)
+    if s.toolchain == "chroot":
+        full = util.root_argv(s, script)
+    else:
+        full = ["bash", "-c", script]
+    t0 = time.monotonic()
+    p = subprocess.Popen(full, stdin=subprocess.DEVNULL,
+                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    stop = threading.Event()
+
+    def follow():
+        pos = {console: 0, tapfile: 0}
+        last = time.monotonic()
+        while not stop.is_set():
+            time.sleep(2)
+            for f in (console, tapfile):
+                try:
+                    with open(f, errors="replace") as fh:
+                        fh.seek(pos[f])
+                        data = fh.read()
+                        pos[f] = fh.tell()
+                except OSError:
+                    continue
+                for line in data.splitlines():
+                    if progress and progress(line):
+                        log(f"    | {line.strip()[:110]}")
+                        last = time.monotonic()
+            if time.monotonic() - last > 60:
+                log(f"    {label}: running, {fmt_secs(time.monotonic() - t0)} elapsed")
+                last = time.monotonic()
+
+    th = threading.Thread(target=follow, daemon=True)
+    th.start()
+    outp = p.communicate()[0]
+    stop.set()
+    th.join(5)
+    dt = time.monotonic() - t0
+    timed_out = p.returncode in (137, -9) or dt >= timeout - 1
+    if p.returncode not in (0, 137, -9) and not timed_out:
+        if outp.strip():
+            log(f"    qemu: {outp.strip()[:300]}")
+    return dt, timed_out
