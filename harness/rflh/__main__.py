@@ -2,7 +2,7 @@
 
 import sys
 
-from . import build, source, toolchain, tree
+from . import build, check, source, toolchain, tree
 from .util import HarnessError, log, settings_from_env, stage
 
 
@@ -49,7 +49,17 @@ def cmd_build(s, args):
     build.build_kernel(s, s.variant, t, kind)
 
 
+def cmd_check(s, args):
+    return check.check(s)
+
+
+def cmd_demo(s, args):
+    return check.demo(s)
+
+
 COMMANDS = {
+    "check": cmd_check,
+    "demo": cmd_demo,
     "tree": cmd_tree,
     "tree-reset": cmd_tree_reset,
     "export": cmd_export,

@@ -52,7 +52,8 @@ def parse_result(text):
     m = RESULT.match(text.rstrip())
     if not m:
         return None
-    d = (m.group("directive") or "").upper()
+    directive = m.group("directive") or ""
+    d = directive.upper()
     if d == "SKIP":
         status = "skip"
     elif m.group("not"):
@@ -64,7 +65,7 @@ def parse_result(text):
     name = (m.group("desc") or "").strip() or f"test {m.group('num')}"
     reason = (m.group("reason") or "").strip()
     if d not in ("", "SKIP", "TODO") and not reason:
-        reason = d  # e.g. "not ok 3 foo # exit=1"
+        reason = directive  # e.g. "not ok 3 foo # exit=1"
     return Case(name=name, status=status, reason=reason)
 
 

@@ -1,0 +1,39 @@
+# The front door. Everything runs through harness/ (python3 -m rflh).
+#   make              build the series kernel, boot it, run the demo
+#   make check        the full test run (see README.md)
+# Settings: VARIANT=reference|base|series  TOOLCHAIN=host  KSRC=/path
+#           CACHE=/var/cache/rfl-populate  JOBS=N
+PY     ?= python3
+RFLH    = cd harness && $(PY) -m rflh
+export VARIANT TOOLCHAIN KSRC CACHE JOBS BUILD
+
+.PHONY: all demo check harness-test tree tree-reset export tree-status build help
+all: demo
+
+demo:
+	$(RFLH) demo
+
+check: harness-test
+	$(RFLH) check
+
+harness-test:
+	@echo "==> harness unit tests"
+	cd harness && $(PY) -m unittest discover -s tests -t . -q
+
+build:
+	$(RFLH) build test
+
+tree:
+	$(RFLH) tree
+
+tree-reset:
+	$(RFLH) tree-reset
+
+export:
+	$(RFLH) export
+
+tree-status:
+	@$(RFLH) tree-status
+
+help:
+	@sed -n '2,6p' Makefile

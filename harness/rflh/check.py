@@ -1,0 +1,189 @@
+"""`make check`: build, boot and judge one variant; `make` (demo)."""
+
+import json
+import os
+import re
+import subprocess
+import time
+from pathlib import Path
+
+from . import build, gates, guest, source, toolchain, tree, verdict
+from .util import die, fmt_secs, in_root, log, stage
+
+# The upstream collections run on every variant (run_kselftest.sh -t).
+COLLECTIONS = ["mm:ksft_madv_populate.sh", "mm:ksft_madv_guard.sh", "mm:ksft_pfnmap.sh"]
+
+
+def required_selftests(variant):
+    req = [verdict.Required("madv_populate", cases=21),
+           verdict.Required("guard-regions", skips_allowed=True, must_pass="populate"),
+           verdict.Required("pfnmap", skips_allowed=True, must_pass="populate")]
+    if variant == "series":
+        req.append(verdict.Required("madv_populate_extra", cases=12))
+    return req
+
+
+def kunit_requirements(variant):
+    if variant == "series":
+        return (["madvise_populate"], ["rust_doctest_kernel_mm_gup_rs"])
+    return ([], [])
+
+
+def selftest_job(collections):
+    ts = " ".join(f"-t {c}" for c in collections)
+    return f"""set -u
+out=/dev/ttyS1
+echo "RFL: running kselftests: {' '.join(collections)}"
+cd /kselftest
+./run_kselftest.sh {ts} > $out 2>&1
+echo "RFL: run_kselftest.sh exit $?"
+exit 0
+"""
+
+
+def progress_filter(line):
+    """Which console / TAP lines to echo while the guest runs."""
+    l = line.strip()
+    if l.startswith("RFL"):
+        return True
+    if re.match(r"^(\[\s*[\d.]+\]\s*)?(not )?ok \d+ ", l) and not l.startswith("#"):
+        return True   # KUnit suites and top-level kselftest results
+    if re.match(r"^# (not )?ok \d+ ", l):
+        return True   # run_vmtests.sh results (one per test binary)
+    return any(x in l for x in ("BUG:", "WARNING:", "Kernel panic", "Oops"))
+
+
+def boot_and_judge(s, variant, tree_dir, out, job, extra_dirs, timeout, title,
+                   required=(), kunit_req=([], []), expect_sentinel=True):
+    res = s.results(variant)
+    initrd = res / "initramfs.cpio"
+    with stage("guest: initramfs (usr/gen_init_cpio)"):
+        guest.make_initramfs(s, tree_dir, out, job, initrd, extra_dirs)
+        log(f"    {initrd} ({initrd.stat().st_size >> 20} MiB)")
+    console, tap = res / "console.log", res / "kselftest.tap"
+    with stage(f"boot: QEMU TCG -smp 2, timeout {timeout}s"):
+        log(f"    {guest.kvm_note()}")
+        secs, timed_out = guest.boot(
+            s, Path(out) / "arch/x86/boot/bzImage", initrd, console, tap,
+            timeout, progress=progress_filter, label=variant)
+        log(f"    console: {console}")
+    checks = verdict.scan_console(console.read_text(errors="replace"), timed_out,
+                                  expect_sentinel)
+    return checks, secs, console, tap
+
+
+def kunit_parse(s, tree_dir, console, res):
+    js = res / "kunit.json"
+    r = in_root(s, f"python3 {tree_dir}/tools/testing/kunit/kunit.py parse "
+                f"--json {js} {console} > {res / 'kunit.txt'} 2>&1", check=False)
+    if not js.exists() or not js.read_text().strip():
+        return None
+    return js.read_text()
+
+
+def check(s, gates_on=None):
+    """The full `make check` for s.variant."""
+    variant = s.variant
+    gates_on = (variant == "series") if gates_on is None else gates_on
+    t_all = time.monotonic()
+    timings = {}
+    res = s.results(variant)
+    res.mkdir(parents=True, exist_ok=True)
+
+    t = time.monotonic()
+    toolchain.ensure(s)
+    pristine = source.pristine(s)
+    timings["toolchain+source"] = time.monotonic() - t
+    t = time.monotonic()
+    with stage(f"tree: sync {variant} with patches/"):
+        tree_dir = tree.sync(s, variant, pristine, source.describe(s))
+    timings["tree"] = time.monotonic() - t
+
+    files = gates.series_files(tree_dir) if variant == "series" else []
+    t = time.monotonic()
+    out, _ = build.build_kernel(s, variant, tree_dir, "test")
+    timings["build"] = time.monotonic() - t
+    checks = []
+    if gates_on:
+        # Touch the series' own sources so that their compiler and clippy
+        # diagnostics are in this run's log, however warm the build is.
+        rs = [f for f in files if f.endswith((".rs", ".c"))]
+        t = time.monotonic()
+        _, dt = build.build_kernel(s, variant, tree_dir, "test", force_touch=rs)
+        timings["rebuild after touching the series' .rs/.c files"] = dt
+        warns = gates.new_code_warnings(res / "build-test.log", files)
+        checks.append(verdict.Check(
+            "gate", f"LLVM=1 CLIPPY=1 build: no warnings in {len(files)} series files",
+            "fail" if warns else "ok", "; ".join(warns[:3])))
+
+    t = time.monotonic()
+    inst = guest.build_selftests(s, tree_dir, out)
+    timings["selftests"] = time.monotonic() - t
+    job = selftest_job(COLLECTIONS)
+    t = time.monotonic()
+    bchecks, secs, console, tap = boot_and_judge(
+        s, variant, tree_dir, out, job, [(inst, "/kselftest")], timeout=1500,
+        title=variant)
+    timings["boot+tests"] = secs
+    checks += bchecks
+    checks += verdict.selftest_checks(tap.read_text(errors="replace"),
+                                      required_selftests(variant))
+    kj = kunit_parse(s, tree_dir, console, res)
+    suites, cases = kunit_requirements(variant)
+    if kj is not None or suites:
+        checks += verdict.kunit_checks(kj, suites, cases)
+
+    if gates_on:
+        t = time.monotonic()
+        with stage("gates: rustfmtcheck, rustdoc, checkpatch, symbols, uapi headers"):
+            checks.append(gates.rustfmt(s, tree_dir, out, files))
+            checks.append(gates.rustdoc(s, tree_dir, out))
+            q = tree.read_series(s.repo)
+            checks += gates.checkpatch(s, tree_dir, [s.repo / "patches" / p for p in q.series])
+            checks += gates.rust_symbols(s, out)
+            checks += gates.uapi_headers(s, tree_dir)
+        timings["gates"] = time.monotonic() - t
+
+    timings["total"] = time.monotonic() - t_all
+    meta = {"variant": variant, "base": source.describe(s),
+            "timings_s": {k: round(v, 1) for k, v in timings.items()},
+            "console": str(console), "kselftest_tap": str(tap)}
+    (res / "results.json").write_text(verdict.to_json(checks, meta))
+    print()
+    for k, v in timings.items():
+        log(f"    time: {k}: {fmt_secs(v)}")
+    print(verdict.summary(checks, f"make check VARIANT={variant}  "
+                          f"(console: {console}, JSON: {res / 'results.json'})"))
+    _, failed, _ = verdict.counts(checks)
+    return 1 if failed else 0
+
+
+def demo(s):
+    """`make`: build the series kernel, boot it, run the demo program."""
+    toolchain.ensure(s)
+    pristine = source.pristine(s)
+    with stage(f"tree: sync {s.variant} with patches/"):
+        tree_dir = tree.sync(s, s.variant, pristine, source.describe(s))
+    out, _ = build.build_kernel(s, s.variant, tree_dir, "test")
+    tools = guest.build_guest_tools(s, out)
+    job = """echo "RFL: demo"
+/rfl/bin/populate_demo > /dev/console 2>&1
+"""
+    res = s.results()
+    checks, secs, console, tap = boot_and_judge(
+        s, s.variant, tree_dir, out, job, [(tools, "/rfl/bin")], timeout=600,
+        title="demo")
+    text = console.read_text(errors="replace")
+    print("\n---- guest console (demo) ----")
+    inside = False
+    for line in text.splitlines():
+        if "MADV_POPULATE demo on" in line:
+            inside = True
+        if inside:
+            print(line)
+        if "MADV_POPULATE demo:" in line:
+            inside = False
+    print("------------------------------")
+    ok = "all results as expected" in text and all(c.status != "fail" for c in checks)
+    log(f"demo {'passed' if ok else 'FAILED'}; full console: {console}")
+    return 0 if ok else 1
