@@ -54,6 +54,16 @@ def configure(s, variant, tree, kind):
     out = out_dir(s, variant, kind)
     scratch = s.cache / "v" / variant / f".cfg-{kind}"
     frags = kconfig.fragments(s.repo, kind, variant)
+    import hashlib
+    from .tree import git
+    key = hashlib.sha256("\n".join(
+        [git(tree, "rev-parse", "HEAD"), make_args(s, kind)]
+        + [f.read_text() for f in frags]).encode()).hexdigest()
+    stamp = scratch / "rfl-config.stamp"
+    if (stamp.exists() and stamp.read_text() == key and (out / ".config").exists()
+            and filecmp.cmp(scratch / ".config", out / ".config", shallow=False)):
+        log(f"    config: unchanged since the last run ({len(frags)} fragments, same tree)")
+        return out
     with stage(f"config: tinyconfig + {' + '.join(f.name for f in frags)} ({variant})"):
         scratch.mkdir(parents=True, exist_ok=True)
         out.mkdir(parents=True, exist_ok=True)
@@ -73,6 +83,7 @@ def configure(s, variant, tree, kind):
         else:
             shutil.copyfile(scratch / ".config", out / ".config")
             log(f"    {n} requested options verified; config updated")
+        stamp.write_text(key)
     return out
 
 
