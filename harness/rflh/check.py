@@ -46,7 +46,7 @@ def progress_filter(line):
     l = line.strip()
     if l.startswith("RFL"):
         return True
-    if re.match(r"^(\[\s*[\d.]+\]\s*)?(not )?ok \d+ ", l) and not l.startswith("#"):
+    if re.match(r"^(\[\s*[\d.]+\] )?(not )?ok \d+ ", l):
         return True   # KUnit suites and top-level kselftest results
     if re.match(r"^# (not )?ok \d+ ", l):
         return True   # run_vmtests.sh results (one per test binary)
@@ -75,7 +75,7 @@ def boot_and_judge(s, variant, tree_dir, out, job, extra_dirs, timeout, title,
 def kunit_parse(s, tree_dir, console, res):
     js = res / "kunit.json"
     r = in_root(s, f"python3 {tree_dir}/tools/testing/kunit/kunit.py parse "
-                f"--json {js} {console} > {res / 'kunit.txt'} 2>&1", check=False)
+                f"--json={js} {console} > {res / 'kunit.txt'} 2>&1", check=False)
     if not js.exists() or not js.read_text().strip():
         return None
     return js.read_text()

@@ -21,6 +21,7 @@ PACKAGES = sorted("""
     clang lld llvm libclang-dev
     gcc libc6-dev make bc bison flex libelf-dev libssl-dev cpio perl
     python3 python3-matplotlib xz-utils kmod rsync git ca-certificates
+    libcap-dev libnuma-dev liburing-dev python3-ply python3-git
     busybox-static bash-static qemu-system-x86 ccache
 """.split())
 # Versions the series was developed with; checked, not pinned, so a point

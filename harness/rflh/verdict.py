@@ -20,7 +20,9 @@ SPLATS = [
     (re.compile(r"Kernel panic"), "panic"),
     (re.compile(r"INFO: possible (recursive|circular|irq lock)|"
                 r"possible circular locking dependency|"
-                r"INFO: inconsistent lock state|lockdep"), "lockdep"),
+                r"INFO: inconsistent lock state|INFO: lockdep is turned off|"
+                r"WARNING: suspicious RCU usage|BUG: sleeping function called|"
+                r"DEBUG_LOCKS_WARN_ON"), "lockdep"),
     (re.compile(r"KASAN|kasan:.*report"), "KASAN"),
     (re.compile(r"UBSAN:"), "UBSAN"),
     (re.compile(r"rcu: INFO: .*stall|rcu_.*detected stall"), "RCU stall"),
