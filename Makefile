@@ -5,9 +5,9 @@
 #           CACHE=/var/cache/rfl-populate  JOBS=N
 PY     ?= python3
 RFLH    = cd harness && $(PY) -m rflh
-export VARIANT TOOLCHAIN KSRC CACHE JOBS BUILD
+export VARIANT TOOLCHAIN KSRC CACHE JOBS BUILD ROUNDS SIZES ITERATIONS
 
-.PHONY: all demo check harness-test tree tree-reset export tree-status build help
+.PHONY: all demo check bench harness-test tree tree-reset export tree-status build help
 all: demo
 
 demo:
@@ -15,6 +15,10 @@ demo:
 
 check: harness-test
 	$(RFLH) check
+
+# ROUNDS=3 SIZES="2 128" ITERATIONS=10 by default; see docs/benchmark.md.
+bench:
+	$(RFLH) bench
 
 harness-test:
 	@echo "==> harness unit tests"

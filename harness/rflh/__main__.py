@@ -2,7 +2,7 @@
 
 import sys
 
-from . import build, check, source, toolchain, tree
+from . import bench, build, check, source, toolchain, tree
 from .util import HarnessError, log, settings_from_env, stage
 
 
@@ -57,7 +57,17 @@ def cmd_demo(s, args):
     return check.demo(s)
 
 
+def cmd_bench(s, args):
+    import os
+    rounds = int(os.environ.get("ROUNDS", "3"))
+    sizes = tuple(int(x) for x in os.environ.get("SIZES", "2 128").split())
+    iters = int(os.environ.get("ITERATIONS", "10"))
+    return bench.run(s, rounds=rounds, sizes=sizes, iterations=iters,
+                     probe_mib=max(sizes))
+
+
 COMMANDS = {
+    "bench": cmd_bench,
     "check": cmd_check,
     "demo": cmd_demo,
     "tree": cmd_tree,

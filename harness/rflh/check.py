@@ -37,8 +37,24 @@ echo "RFL: running kselftests: {' '.join(collections)}"
 cd /kselftest
 ./run_kselftest.sh {ts} > $out 2>&1
 echo "RFL: run_kselftest.sh exit $?"
+cd /
+# The benchmark program, once at a tiny size, so that it cannot rot.
+echo "RFL: populate_bench smoke run"
+/rfl/bin/populate_bench 2 1 /tmp > /dev/console 2>&1
+echo "RFL: populate_bench exit $?"
 exit 0
 """
+
+
+def bench_smoke_check(console_text):
+    from . import bench
+    res = [d for d in bench.parse_lines(console_text) if d["kind"] in ("BENCH", "FLOOR")]
+    bad = [d for d in res if "min_ms" not in d and "unavailable" not in d]
+    ok = len(res) >= 40 and not bad and any("min_ms" in d for d in res)
+    return verdict.Check("bench", "populate_bench smoke run (2 MiB, 1 iteration)",
+                         "ok" if ok else "fail",
+                         f"{len(res)} result lines, "
+                         f"{sum('unavailable' in d for d in res)} unavailable")
 
 
 def progress_filter(line):
@@ -118,12 +134,14 @@ def check(s, gates_on=None):
 
     t = time.monotonic()
     inst = guest.build_selftests(s, tree_dir, out)
+    tools = guest.build_guest_tools(s, out)
     timings["selftests"] = time.monotonic() - t
     job = selftest_job(COLLECTIONS)
     t = time.monotonic()
     bchecks, secs, console, tap = boot_and_judge(
-        s, variant, tree_dir, out, job, [(inst, "/kselftest")], timeout=1500,
-        title=variant)
+        s, variant, tree_dir, out, job, [(inst, "/kselftest"), (tools, "/rfl/bin")],
+        timeout=1500, title=variant)
+    bchecks.append(bench_smoke_check(console.read_text(errors="replace")))
     timings["boot+tests"] = secs
     checks += bchecks
     checks += verdict.selftest_checks(tap.read_text(errors="replace"),

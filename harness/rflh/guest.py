@@ -147,7 +147,7 @@ def kvm_note():
 
 
 def boot(s, kernel, initrd, console, tapfile, timeout, mem="3G", append="",
-         icount=False, progress=None, label="boot"):
+         icount=False, progress=None, label="boot", extra_args=()):
     """Boot QEMU (TCG) and wait for poweroff or the timeout.
 
     ttyS0 is the kernel console (console); ttyS1 carries the job's test
@@ -169,7 +169,7 @@ def boot(s, kernel, initrd, console, tapfile, timeout, mem="3G", append="",
             "-monitor", "none",
             "-serial", f"file:{console}", "-serial", f"file:{tapfile}",
             "-kernel", str(kernel), "-initrd", str(initrd),
-            "-append", cmdline, *extra]
+            "-append", cmdline, *extra, *extra_args]
     argv = (["timeout", "--signal=KILL", str(timeout)] + qemu)
     script = " ".join(shlex.quote(a) for a in argv)
     if s.toolchain == "chroot":
