@@ -7,7 +7,7 @@ PY     ?= python3
 RFLH    = cd harness && $(PY) -m rflh
 export VARIANT TOOLCHAIN KSRC CACHE JOBS BUILD ROUNDS SIZES ITERATIONS
 
-.PHONY: all demo check bench harness-test tree tree-reset export tree-status build help
+.PHONY: all demo check bench negative cross-mips harness-test tree tree-reset export tree-status build help
 all: demo
 
 demo:
@@ -19,6 +19,14 @@ check: harness-test
 # ROUNDS=3 SIZES="2 128" ITERATIONS=10 by default; see docs/benchmark.md.
 bench:
 	$(RFLH) bench
+
+# Prove the verdict catches a WARNING, a missing sentinel and a required SKIP.
+negative:
+	$(RFLH) negative
+
+# An arch without Rust still builds mm/madvise.o (Debian's mips cross gcc).
+cross-mips:
+	$(RFLH) cross-mips
 
 harness-test:
 	@echo "==> harness unit tests"

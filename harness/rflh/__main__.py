@@ -2,7 +2,7 @@
 
 import sys
 
-from . import bench, build, check, source, toolchain, tree
+from . import bench, build, check, cross, negative, source, toolchain, tree
 from .util import HarnessError, log, settings_from_env, stage
 
 
@@ -66,7 +66,17 @@ def cmd_bench(s, args):
                      probe_mib=max(sizes))
 
 
+def cmd_negative(s, args):
+    return negative.run(s)
+
+
+def cmd_cross(s, args):
+    return cross.run(s)
+
+
 COMMANDS = {
+    "cross-mips": cmd_cross,
+    "negative": cmd_negative,
     "bench": cmd_bench,
     "check": cmd_check,
     "demo": cmd_demo,

@@ -1,0 +1,53 @@
+"""`make negative`: prove that the verdict catches broken runs, on real
+boots of the debug kernel: a kernel WARNING (provoked with LKDTM), a guest
+that never prints the sentinel (hangs until the host-side timeout), and a
+required selftest that SKIPs (the base variant, without the series)."""
+
+from . import build, check, guest, source, toolchain, tree, verdict
+from .util import log, stage
+
+
+def run(s):
+    toolchain.ensure(s)
+    pristine = source.pristine(s)
+    results = []
+    t = tree.sync(s, "series", pristine, source.describe(s))
+    out, _ = build.build_kernel(s, "series", t, "test")
+
+    cases = [
+        ("kernel WARNING (LKDTM WARNING)",
+         "echo WARNING > /sys/kernel/debug/provoke-crash/DIRECT\nexit 0\n", 300,
+         lambda cs: [c for c in cs if c.status == "fail" and "WARNING" in c.name]),
+        ("guest never prints the sentinel (hangs; 90 s timeout)",
+         "echo 'RFL: hanging on purpose'\nsleep 100000\n", 90,
+         lambda cs: [c for c in cs if c.status == "fail" and c.name in
+                     ("sentinel", "guest finished before the timeout")]),
+    ]
+    for name, job, timeout, caught in cases:
+        s2 = s
+        with stage(f"negative control: {name}"):
+            checks, secs, console, _ = check.boot_and_judge(
+                s2, "series", t, out, job, [], timeout=timeout, title=name)
+            hit = caught(checks)
+            for c in hit:
+                log(f"    caught: FAIL [{c.group}] {c.name}: {c.detail}")
+            results.append((name, bool(hit), console))
+    # A required test that SKIPs: the base variant has no MADV_POPULATE.
+    with stage("negative control: required selftest SKIP (VARIANT=base)"):
+        s.variant = "base"
+        rc = check.check(s, gates_on=False)
+        s.variant = "series"
+        res = (s.results("base") / "results.json")
+        import json
+        data = json.loads(res.read_text())
+        hit = [c for c in data["checks"] if c["status"] == "fail"
+               and c["name"].startswith("madv_populate")]
+        for c in hit[:3]:
+            log(f"    caught: FAIL [{c['group']}] {c['name']}: {c['detail']}")
+        results.append(("required selftest SKIP (base variant)", rc != 0 and bool(hit), res))
+    print("\n==== negative controls (each must be caught)")
+    for name, ok, where in results:
+        print(f"  {'caught' if ok else 'MISSED'}: {name} ({where})")
+    n_ok = sum(ok for _, ok, _ in results)
+    print(f"{n_ok} passed, {len(results) - n_ok} failed, 0 skipped")
+    return 0 if n_ok == len(results) else 1
