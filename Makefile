@@ -5,9 +5,9 @@
 #           CACHE=/var/cache/rfl-populate  JOBS=N
 PY     ?= python3
 RFLH    = cd harness && $(PY) -m rflh
-export VARIANT TOOLCHAIN KSRC CACHE JOBS BUILD ROUNDS SIZES ITERATIONS
+export VARIANT TOOLCHAIN KSRC CACHE JOBS BUILD ROUNDS SIZES ITERATIONS SEED0 SEEDS NOPS
 
-.PHONY: all demo check bench negative cross-mips harness-test tree tree-reset export tree-status build help
+.PHONY: all demo check bench negative cross-mips fuzz fuzz-record harness-test tree tree-reset export tree-status build help
 all: demo
 
 demo:
@@ -27,6 +27,14 @@ negative:
 # An arch without Rust still builds mm/madvise.o (Debian's mips cross gcc).
 cross-mips:
 	$(RFLH) cross-mips
+
+# Differential fuzzing, C v7.3 vs Rust (SEEDS=50 NOPS=2000 from SEED0=1).
+fuzz:
+	$(RFLH) fuzz
+
+# Record the reference traces that make check compares the series with.
+fuzz-record:
+	$(RFLH) fuzz-record
 
 harness-test:
 	@echo "==> harness unit tests"

@@ -2,7 +2,7 @@
 
 import sys
 
-from . import bench, build, check, cross, negative, source, toolchain, tree
+from . import bench, build, check, cross, fuzz, negative, source, toolchain, tree
 from .util import HarnessError, log, settings_from_env, stage
 
 
@@ -59,9 +59,9 @@ def cmd_demo(s, args):
 
 def cmd_bench(s, args):
     import os
-    rounds = int(os.environ.get("ROUNDS", "3"))
-    sizes = tuple(int(x) for x in os.environ.get("SIZES", "2 128").split())
-    iters = int(os.environ.get("ITERATIONS", "10"))
+    rounds = int(os.environ.get("ROUNDS") or "3")
+    sizes = tuple(int(x) for x in (os.environ.get("SIZES") or "2 128").split())
+    iters = int(os.environ.get("ITERATIONS") or "10")
     return bench.run(s, rounds=rounds, sizes=sizes, iterations=iters,
                      probe_mib=max(sizes))
 
@@ -74,7 +74,21 @@ def cmd_cross(s, args):
     return cross.run(s)
 
 
+def cmd_fuzz(s, args):
+    import os
+    first = int(os.environ.get("SEED0") or "1")
+    n = int(os.environ.get("SEEDS") or "50")
+    nops = int(os.environ.get("NOPS") or "2000")
+    return fuzz.run(s, list(range(first, first + n)), nops)
+
+
+def cmd_fuzz_record(s, args):
+    return fuzz.record(s)
+
+
 COMMANDS = {
+    "fuzz": cmd_fuzz,
+    "fuzz-record": cmd_fuzz_record,
     "cross-mips": cmd_cross,
     "negative": cmd_negative,
     "bench": cmd_bench,

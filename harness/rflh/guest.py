@@ -151,11 +151,13 @@ def boot(s, kernel, initrd, console, tapfile, timeout, mem="3G", append="",
     """Boot QEMU (TCG) and wait for poweroff or the timeout.
 
     ttyS0 is the kernel console (console); ttyS1 carries the job's test
-    output (tapfile). Returns (seconds, timed_out).
+    output (tapfile); ttyS2 goes to tapfile with the suffix .aux (used for
+    fuzzer traces). Returns (seconds, timed_out).
     """
     console, tapfile = Path(console), Path(tapfile)
+    aux = tapfile.with_suffix(".aux")
     console.parent.mkdir(parents=True, exist_ok=True)
-    for f in (console, tapfile):
+    for f in (console, tapfile, aux):
         f.write_text("")
     accel = "tcg"
     cpu = "max"
@@ -168,6 +170,7 @@ def boot(s, kernel, initrd, console, tapfile, timeout, mem="3G", append="",
             "-smp", "2", "-nodefaults", "-display", "none", "-no-reboot",
             "-monitor", "none",
             "-serial", f"file:{console}", "-serial", f"file:{tapfile}",
+            "-serial", f"file:{aux}",
             "-kernel", str(kernel), "-initrd", str(initrd),
             "-append", cmdline, *extra, *extra_args]
     argv = (["timeout", "--signal=KILL", str(timeout)] + qemu)
