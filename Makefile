@@ -7,7 +7,7 @@ PY     ?= python3
 RFLH    = cd harness && $(PY) -m rflh
 export VARIANT TOOLCHAIN KSRC CACHE JOBS BUILD ROUNDS SIZES ITERATIONS SEED0 SEEDS NOPS
 
-.PHONY: all demo check bench negative cross-mips fuzz fuzz-record harness-test tree tree-reset export tree-status build help
+.PHONY: all demo check bench negative cross-mips fuzz fuzz-record stress harness-test tree tree-reset export tree-status build help
 all: demo
 
 demo:
@@ -35,6 +35,10 @@ fuzz:
 # Record the reference traces that make check compares the series with.
 fuzz-record:
 	$(RFLH) fuzz-record
+
+# Stress and fault tests on both debug kernels; outcomes must match.
+stress:
+	$(RFLH) stress
 
 harness-test:
 	@echo "==> harness unit tests"

@@ -2,7 +2,7 @@
 
 import sys
 
-from . import bench, build, check, cross, fuzz, negative, source, toolchain, tree
+from . import bench, build, check, cross, fuzz, negative, stress, source, toolchain, tree
 from .util import HarnessError, log, settings_from_env, stage
 
 
@@ -86,7 +86,12 @@ def cmd_fuzz_record(s, args):
     return fuzz.record(s)
 
 
+def cmd_stress(s, args):
+    return stress.run(s)
+
+
 COMMANDS = {
+    "stress": cmd_stress,
     "fuzz": cmd_fuzz,
     "fuzz-record": cmd_fuzz_record,
     "cross-mips": cmd_cross,

@@ -7,7 +7,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from . import build, fuzz, gates, guest, source, toolchain, tree, verdict
+from . import build, fuzz, gates, guest, source, stress, toolchain, tree, verdict
 from .util import die, fmt_secs, in_root, log, stage
 
 # The upstream collections run on every variant (run_kselftest.sh -t).
@@ -44,6 +44,10 @@ echo "RFL: populate_fuzz fixed seeds"
 {fuzz.fuzz_job_for_check()}
 echo "RFL: populate_fuzz done"
 echo 0 > /proc/sys/vm/nr_hugepages
+# Stress and fault tests (bounded in time), after the fuzz trace on ttyS2.
+echo "RFL: populate_stress"
+/rfl/bin/populate_stress > /dev/ttyS2 2>/dev/console
+echo "RFL: populate_stress exit $?"
 # The benchmark program, once at a tiny size, so that it cannot rot.
 echo "RFL: populate_bench smoke run"
 /rfl/bin/populate_bench 2 1 /tmp > /dev/console 2>&1
@@ -148,8 +152,9 @@ def check(s, gates_on=None):
         s, variant, tree_dir, out, job, [(inst, "/kselftest"), (tools, "/rfl/bin")],
         timeout=1500, title=variant)
     bchecks.append(bench_smoke_check(console.read_text(errors="replace")))
-    bchecks.append(fuzz.check_against_expected(
-        s, tap.with_suffix(".aux").read_text(errors="replace")))
+    aux = tap.with_suffix(".aux").read_text(errors="replace")
+    bchecks.append(fuzz.check_against_expected(s, aux))
+    bchecks += stress.checks_from(aux)
     timings["boot+tests"] = secs
     checks += bchecks
     checks += verdict.selftest_checks(tap.read_text(errors="replace"),

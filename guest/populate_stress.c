@@ -1,0 +1,535 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * populate_stress: stress and fault tests for MADV_POPULATE_(READ|WRITE).
+ *
+ * Usage: populate_stress [TEST...]   (no argument: all tests)
+ *
+ * Each test is bounded in time and prints one line:
+ *   STRESS <name> <ok|FAIL> secs=<s> <outcome>
+ * where <outcome> lists the errnos seen ("errnos=0,ENOMEM") or what was
+ * measured, so that two kernels can be compared line by line. A test that
+ * needs something the kernel lacks prints "SKIP" with the reason.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/userfaultfd.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#ifndef MADV_POPULATE_READ
+#define MADV_POPULATE_READ 22
+#define MADV_POPULATE_WRITE 23
+#endif
+#ifndef MADV_HWPOISON
+#define MADV_HWPOISON 100
+#endif
+
+static size_t pg;
+static atomic_int stop;
+static unsigned int seen_mask;	/* bit per errno < 32, bit 31 for others */
+static pthread_mutex_t seen_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static double now(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return t.tv_sec + t.tv_nsec / 1e9;
+}
+
+static void seen(int err)
+{
+	pthread_mutex_lock(&seen_lock);
+	seen_mask |= 1u << (err >= 0 && err < 31 ? err : 31);
+	pthread_mutex_unlock(&seen_lock);
+}
+
+static int madv(void *p, size_t len, int advice)
+{
+	int r = madvise(p, len, advice) ? errno : 0;
+
+	seen(r);
+	return r;
+}
+
+static const char *errs(unsigned int mask)
+{
+	static char buf[256];
+	int e;
+
+	buf[0] = 0;
+	for (e = 0; e < 32; e++) {
+		if (!(mask & (1u << e)))
+			continue;
+		if (buf[0])
+			strcat(buf, ",");
+		strcat(buf, e == 0 ? "0" : e == 31 ? "other" : strerrorname_np(e));
+	}
+	return buf;
+}
+
+static long meminfo(const char *key)
+{
+	char line[256];
+	long v = -1;
+	FILE *f = fopen("/proc/meminfo", "r");
+
+	while (f && fgets(line, sizeof(line), f))
+		if (!strncmp(line, key, strlen(key)) && line[strlen(key)] == ':')
+			v = atol(line + strlen(key) + 1);
+	if (f)
+		fclose(f);
+	return v;
+}
+
+static void write_str(const char *path, const char *s)
+{
+	int fd = open(path, O_WRONLY);
+
+	if (fd >= 0) {
+		if (write(fd, s, strlen(s)) < 0)
+			perror(path);
+		close(fd);
+	}
+}
+
+/* 1. Populate threads against munmap/mmap, mprotect and mremap threads. */
+#define RACE_PAGES 4096
+static char *race;
+
+static void *race_populate(void *arg)
+{
+	unsigned int r = (uintptr_t)arg;
+
+	while (!stop) {
+		size_t first = rand_r(&r) % RACE_PAGES, n = 1 + rand_r(&r) % 256;
+
+		if (first + n > RACE_PAGES)
+			n = RACE_PAGES - first;
+		madv(race + first * pg, n * pg, rand_r(&r) & 1 ? MADV_POPULATE_WRITE : MADV_POPULATE_READ);
+	}
+	return NULL;
+}
+
+static void *race_mutate(void *arg)
+{
+	unsigned int r = (uintptr_t)arg;
+
+	while (!stop) {
+		size_t first = rand_r(&r) % RACE_PAGES, n = 1 + rand_r(&r) % 64;
+		char *a;
+
+		if (first + n > RACE_PAGES)
+			n = RACE_PAGES - first;
+		a = race + first * pg;
+		switch (rand_r(&r) % 4) {
+		case 0:
+			munmap(a, n * pg);
+			break;
+		case 1:
+			mmap(a, n * pg, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+			break;
+		case 2:
+			mprotect(a, n * pg, rand_r(&r) % 2 ? PROT_READ : PROT_READ | PROT_WRITE);
+			break;
+		case 3: {
+			size_t to = rand_r(&r) % (RACE_PAGES - n);
+
+			mremap(a, n * pg, n * pg, MREMAP_MAYMOVE | MREMAP_FIXED, race + to * pg);
+			break;
+		}
+		}
+	}
+	return NULL;
+}
+
+static int test_race(char *out)
+{
+	pthread_t th[4];
+	int i;
+
+	race = mmap(NULL, RACE_PAGES * pg, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	stop = 0;
+	for (i = 0; i < 4; i++)
+		pthread_create(&th[i], NULL, i < 2 ? race_populate : race_mutate, (void *)(uintptr_t)(i + 1));
+	sleep(8);
+	stop = 1;
+	for (i = 0; i < 4; i++)
+		pthread_join(th[i], NULL);
+	munmap(race, RACE_PAGES * pg);
+	/* Allowed: success, a hole (ENOMEM), a read-only part for WRITE (EINVAL). */
+	sprintf(out, "errnos=%s", errs(seen_mask));
+	return !(seen_mask & ~((1u << 0) | (1u << ENOMEM) | (1u << EINVAL)));
+}
+
+/* 2. userfaultfd with a slow handler: every fault drops mmap_lock. */
+struct uffd_arg {
+	int uffd;
+	int served;
+};
+
+static void *uffd_handler(void *arg)
+{
+	struct uffd_arg *ua = arg;
+	struct uffd_msg msg;
+	struct pollfd pfd = { .fd = ua->uffd, .events = POLLIN };
+
+	while (!stop) {
+		if (poll(&pfd, 1, 100) <= 0)
+			continue;
+		if (read(ua->uffd, &msg, sizeof(msg)) != sizeof(msg))
+			continue;
+		if (msg.event != UFFD_EVENT_PAGEFAULT)
+			continue;
+		usleep(2000);	/* slow: populate must wait with the lock dropped */
+		{
+			struct uffdio_zeropage zp = {
+				.range = { .start = msg.arg.pagefault.address & ~(pg - 1), .len = pg },
+			};
+
+			if (!ioctl(ua->uffd, UFFDIO_ZEROPAGE, &zp))
+				ua->served++;
+		}
+	}
+	return NULL;
+}
+
+static int test_uffd_slow(char *out)
+{
+	struct uffdio_api api = { .api = UFFD_API };
+	struct uffd_arg ua = { 0 };
+	struct uffdio_register reg;
+	size_t n = 64;
+	pthread_t th;
+	char *p;
+	int r;
+
+	ua.uffd = syscall(__NR_userfaultfd, O_CLOEXEC | O_NONBLOCK);
+	if (ua.uffd < 0 || ioctl(ua.uffd, UFFDIO_API, &api)) {
+		sprintf(out, "SKIP userfaultfd: %s", strerror(errno));
+		return -1;
+	}
+	p = mmap(NULL, n * pg, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	reg = (struct uffdio_register){ .range = { (uintptr_t)p, n * pg },
+					.mode = UFFDIO_REGISTER_MODE_MISSING };
+	if (ioctl(ua.uffd, UFFDIO_REGISTER, &reg)) {
+		sprintf(out, "SKIP UFFDIO_REGISTER: %s", strerror(errno));
+		return -1;
+	}
+	stop = 0;
+	pthread_create(&th, NULL, uffd_handler, &ua);
+	r = madv(p, n * pg, MADV_POPULATE_READ);
+	stop = 1;
+	pthread_join(th, NULL);
+	sprintf(out, "ret=%s faults_served=%d/%zu", r ? strerrorname_np(r) : "0", ua.served, n);
+	munmap(p, n * pg);
+	close(ua.uffd);
+	return r == 0 && ua.served == (int)n;
+}
+
+/* 3. SIGKILL during a long populate, and while blocked on userfaultfd. */
+static double kill_after(pid_t pid, int ms)
+{
+	double t0;
+	int status;
+
+	usleep(ms * 1000);
+	t0 = now();
+	kill(pid, SIGKILL);
+	while (waitpid(pid, &status, WNOHANG) == 0) {
+		if (now() - t0 > 20)
+			return -1;
+		usleep(1000);
+	}
+	return WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL ? now() - t0 : -2;
+}
+
+static int test_sigkill(char *out)
+{
+	double a, b;
+	pid_t pid = fork();
+
+	if (!pid) {
+		size_t len = 512UL << 20;
+		char *p = mmap(NULL, len, PROT_READ | PROT_WRITE,
+			       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+
+		for (;;) {
+			madvise(p, len, MADV_POPULATE_WRITE);
+			madvise(p, len, MADV_DONTNEED);
+		}
+	}
+	a = kill_after(pid, 500);
+	pid = fork();
+	if (!pid) {
+		struct uffdio_api api = { .api = UFFD_API };
+		int uffd = syscall(__NR_userfaultfd, O_CLOEXEC);
+		char *p = mmap(NULL, 16 * pg, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		struct uffdio_register reg = { .range = { (uintptr_t)p, 16 * pg },
+					       .mode = UFFDIO_REGISTER_MODE_MISSING };
+
+		if (uffd < 0 || ioctl(uffd, UFFDIO_API, &api) || ioctl(uffd, UFFDIO_REGISTER, &reg))
+			_exit(3);
+		madvise(p, 16 * pg, MADV_POPULATE_READ);	/* blocks: nobody serves it */
+		_exit(1);
+	}
+	b = kill_after(pid, 500);
+	/* Latencies vary with the machine; the outcome line does not carry them. */
+	fprintf(stderr, "sigkill latency: long populate %.3f s, uffd-blocked %.3f s\n", a, b);
+	sprintf(out, "long_populate=%s uffd_blocked=%s", a >= 0 ? "killed" : "HUNG",
+		b >= 0 ? "killed" : "HUNG");
+	return a >= 0 && a < 5 && b >= 0 && b < 5;
+}
+
+/* 4. memcg memory.max below the range: ENOMEM, and nothing is killed. */
+static int test_memcg(char *out)
+{
+	const char *cg = "/sys/fs/cgroup/rfl-populate";
+	char path[128], pidbuf[32];
+	int status, pipefd[2], res = 0;
+	pid_t pid;
+
+	if (access("/sys/fs/cgroup/cgroup.controllers", R_OK)) {
+		sprintf(out, "SKIP no cgroup2");
+		return -1;
+	}
+	write_str("/sys/fs/cgroup/cgroup.subtree_control", "+memory");
+	mkdir(cg, 0755);
+	snprintf(path, sizeof(path), "%s/memory.max", cg);
+	write_str(path, "16M");
+	snprintf(path, sizeof(path), "%s/memory.swap.max", cg);
+	write_str(path, "0");
+	if (pipe(pipefd))
+		return 0;
+	pid = fork();
+	if (!pid) {
+		size_t len = 64UL << 20;
+		char *p;
+		int r;
+
+		snprintf(pidbuf, sizeof(pidbuf), "%d", getpid());
+		snprintf(path, sizeof(path), "%s/cgroup.procs", cg);
+		write_str(path, pidbuf);
+		p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		r = madvise(p, len, MADV_POPULATE_WRITE) ? errno : 0;
+		if (write(pipefd[1], &r, sizeof(r)) < 0)
+			_exit(4);
+		_exit(0);
+	}
+	close(pipefd[1]);
+	if (read(pipefd[0], &res, sizeof(res)) != sizeof(res))
+		res = -1;
+	waitpid(pid, &status, 0);
+	close(pipefd[0]);
+	snprintf(path, sizeof(path), "%s/memory.events", cg);
+	{
+		char buf[512] = "";
+		int fd = open(path, O_RDONLY);
+		char *k;
+		long kills = -1;
+
+		if (fd >= 0 && read(fd, buf, sizeof(buf) - 1) > 0) {
+			k = strstr(buf, "oom_kill ");
+			if (k)
+				kills = atol(k + 9);
+		}
+		if (fd >= 0)
+			close(fd);
+		sprintf(out, "ret=%s child=%s oom_kills=%ld",
+			res < 0 ? "none(killed)" : res ? strerrorname_np(res) : "0",
+			WIFSIGNALED(status) ? strsignal(WTERMSIG(status)) : "exited", kills);
+		rmdir(cg);
+		return res == ENOMEM && WIFEXITED(status) && kills == 0;
+	}
+}
+
+/* 5. An exhausted hugetlb pool: EFAULT. */
+static int test_hugetlb(char *out)
+{
+	size_t h = 2UL << 20;
+	char *p;
+	int r;
+
+	write_str("/proc/sys/vm/nr_hugepages", "1");
+	p = mmap(NULL, 4 * h, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB | MAP_NORESERVE, -1, 0);
+	if (p == MAP_FAILED) {
+		sprintf(out, "SKIP MAP_HUGETLB: %s", strerror(errno));
+		return -1;
+	}
+	r = madv(p, 4 * h, MADV_POPULATE_WRITE);
+	munmap(p, 4 * h);
+	write_str("/proc/sys/vm/nr_hugepages", "0");
+	sprintf(out, "ret=%s", r ? strerrorname_np(r) : "0");
+	return r == EFAULT;
+}
+
+/* 6. A file truncated under a populate: EFAULT or success, never a loop. */
+static int trunc_fd;
+static void *truncater(void *arg)
+{
+	while (!stop) {
+		if (ftruncate(trunc_fd, 0) || ftruncate(trunc_fd, 16UL << 20))
+			break;
+		usleep(500);
+	}
+	return NULL;
+}
+
+static int test_truncate(char *out)
+{
+	char path[] = "/tmp/rfl-trunc.XXXXXX";
+	size_t len = 16UL << 20;
+	pthread_t th;
+	double t0 = now();
+	int i;
+	char *p;
+
+	trunc_fd = mkstemp(path);
+	unlink(path);
+	if (ftruncate(trunc_fd, len))
+		return 0;
+	p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, trunc_fd, 0);
+	seen_mask = 0;
+	stop = 0;
+	pthread_create(&th, NULL, truncater, NULL);
+	for (i = 0; i < 200 && now() - t0 < 8; i++)
+		madv(p, len, i & 1 ? MADV_POPULATE_WRITE : MADV_POPULATE_READ);
+	stop = 1;
+	pthread_join(th, NULL);
+	munmap(p, len);
+	close(trunc_fd);
+	sprintf(out, "errnos=%s", errs(seen_mask));
+	return !(seen_mask & ~((1u << 0) | (1u << EFAULT)));
+}
+
+/* 7. MADV_HWPOISON on a page in the range: EHWPOISON. */
+static void on_sigbus(int sig)
+{
+	(void)sig;
+}
+
+static int test_hwpoison(char *out)
+{
+	struct sigaction sa = { .sa_handler = on_sigbus };
+	char *p = mmap(NULL, 8 * pg, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	int r;
+
+	sigaction(SIGBUS, &sa, NULL);
+	memset(p, 1, 8 * pg);
+	if (madvise(p + 3 * pg, pg, MADV_HWPOISON)) {
+		sprintf(out, "SKIP MADV_HWPOISON: %s", strerror(errno));
+		return -1;
+	}
+	r = madv(p, 8 * pg, MADV_POPULATE_READ);
+	sprintf(out, "ret=%s", r ? strerrorname_np(r) : "0");
+	return r == EHWPOISON;
+}
+
+/* 8. Page allocation failure injection: only success or ENOMEM. */
+static int test_fail_page_alloc(char *out)
+{
+	const char *d = "/sys/kernel/debug/fail_page_alloc";
+	char path[128];
+	size_t len = 8UL << 20;
+	int i;
+
+	snprintf(path, sizeof(path), "%s/probability", d);
+	if (access(path, W_OK)) {
+		sprintf(out, "SKIP no %s", d);
+		return -1;
+	}
+	write_str(path, "5");
+	snprintf(path, sizeof(path), "%s/interval", d);
+	write_str(path, "1");
+	snprintf(path, sizeof(path), "%s/times", d);
+	write_str(path, "-1");
+	snprintf(path, sizeof(path), "%s/task-filter", d);
+	write_str(path, "Y");
+	snprintf(path, sizeof(path), "%s/ignore-gfp-wait", d);
+	write_str(path, "N");
+	snprintf(path, sizeof(path), "%s/ignore-gfp-highmem", d);
+	write_str(path, "N");
+	snprintf(path, sizeof(path), "%s/verbose", d);
+	write_str(path, "0");
+	seen_mask = 0;
+	write_str("/proc/self/make-it-fail", "1");
+	for (i = 0; i < 20; i++) {
+		char *p = mmap(NULL, len, PROT_READ | PROT_WRITE,
+			       (i & 1 ? MAP_SHARED : MAP_PRIVATE) | MAP_ANONYMOUS, -1, 0);
+
+		madv(p, len, i & 2 ? MADV_POPULATE_READ : MADV_POPULATE_WRITE);
+		munmap(p, len);
+	}
+	write_str("/proc/self/make-it-fail", "0");
+	snprintf(path, sizeof(path), "%s/probability", d);
+	write_str(path, "0");
+	sprintf(out, "errnos=%s", errs(seen_mask));
+	return !(seen_mask & ~((1u << 0) | (1u << ENOMEM)));
+}
+
+static const struct {
+	const char *name;
+	int (*fn)(char *out);
+} tests[] = {
+	{ "race_munmap_mprotect_mremap", test_race },
+	{ "uffd_slow_handler", test_uffd_slow },
+	{ "sigkill", test_sigkill },
+	{ "memcg_max", test_memcg },
+	{ "hugetlb_exhausted", test_hugetlb },
+	{ "truncate_under_populate", test_truncate },
+	{ "hwpoison", test_hwpoison },
+	{ "fail_page_alloc", test_fail_page_alloc },
+};
+
+int main(int argc, char **argv)
+{
+	long free0, free1;
+	int i, fails = 0, j;
+
+	pg = getpagesize();
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	write_str("/proc/sys/vm/drop_caches", "3");
+	free0 = meminfo("MemFree");
+	for (i = 0; i < (int)(sizeof(tests) / sizeof(tests[0])); i++) {
+		char out[512] = "";
+		double t0;
+		int r;
+
+		if (argc > 1) {
+			for (j = 1; j < argc && strcmp(argv[j], tests[i].name); j++)
+				;
+			if (j == argc)
+				continue;
+		}
+		seen_mask = 0;
+		t0 = now();
+		r = tests[i].fn(out);
+		printf("STRESS %s %s secs=%.1f %s\n", tests[i].name,
+		       r < 0 ? "SKIP" : r ? "ok" : "FAIL", now() - t0, out);
+		fails += r == 0;
+	}
+	write_str("/proc/sys/vm/drop_caches", "3");
+	sleep(1);
+	free1 = meminfo("MemFree");
+	/* KASAN's quarantine and per-CPU lists keep some freed memory. */
+	printf("STRESS memfree_after %s MemFree %ld -> %ld kB (delta %ld kB, tolerance 16384 kB)\n",
+	       labs(free1 - free0) <= 16384 ? "ok" : "FAIL", free0, free1, free1 - free0);
+	fails += labs(free1 - free0) > 16384;
+	return fails ? 1 : 0;
+}

@@ -1,0 +1,77 @@
+"""Stress and fault tests (guest/populate_stress.c): one line per test;
+`make stress` runs them on reference and series and compares outcomes,
+`make check` runs them on the variant under test."""
+
+import re
+import time
+
+from . import build, guest, source, toolchain, tree, verdict
+from .util import fmt_secs, log, stage
+
+LINE = re.compile(r"^STRESS (\S+) (ok|FAIL|SKIP) (?:secs=([\d.]+) )?(.*)$")
+
+JOB = """set -u
+echo "RFL: populate_stress"
+/rfl/bin/populate_stress > /dev/ttyS2 2>/dev/console
+echo "RFL: populate_stress exit $?"
+exit 0
+"""
+
+
+def parse(text):
+    out = {}
+    for line in text.splitlines():
+        m = LINE.match(line.strip())
+        if m:
+            out[m.group(1)] = {"status": m.group(2), "secs": float(m.group(3) or 0),
+                               "outcome": m.group(4).strip()}
+    return out
+
+
+def checks_from(text, expect=("race_munmap_mprotect_mremap", "uffd_slow_handler", "sigkill",
+                              "memcg_max", "hugetlb_exhausted", "truncate_under_populate",
+                              "hwpoison", "fail_page_alloc", "memfree_after")):
+    res = parse(text)
+    cs = []
+    for name in expect:
+        r = res.get(name)
+        if not r:
+            cs.append(verdict.Check("stress", name, "fail", "did not report (crash or hang?)"))
+            continue
+        st = {"ok": "ok", "FAIL": "fail", "SKIP": "skip"}[r["status"]]
+        cs.append(verdict.Check("stress", f"{name} ({r['secs']:.1f}s)", st, r["outcome"]))
+    return cs
+
+
+def run(s):
+    """Run on both debug kernels; outcomes must match line for line."""
+    toolchain.ensure(s)
+    pristine = source.pristine(s)
+    results, checks = {}, []
+    t0 = time.monotonic()
+    for k in ("reference", "series"):
+        t = tree.sync(s, k, pristine, source.describe(s))
+        out, _ = build.build_kernel(s, k, t, "test")
+        tools = guest.build_guest_tools(s, out)
+        res = s.build / "stress" / k
+        res.mkdir(parents=True, exist_ok=True)
+        guest.make_initramfs(s, t, out, JOB, res / "initramfs.cpio", [(tools, "/rfl/bin")])
+        with stage(f"stress: {k}"):
+            secs, to = guest.boot(s, out / "arch/x86/boot/bzImage", res / "initramfs.cpio",
+                                  res / "console.log", res / "out.tap", 900,
+                                  progress=lambda l: l.startswith("RFL"), label=f"stress {k}")
+        text = (res / "out.aux").read_text(errors="replace")
+        results[k] = parse(text)
+        checks += [verdict.Check(c.group, f"{k}: {c.name}", c.status, c.detail)
+                   for c in checks_from(text)]
+        checks += [verdict.Check(c.group, f"{k}: {c.name}", c.status, c.detail)
+                   for c in verdict.scan_console((res / "console.log").read_text(errors="replace"), to)]
+    for name, r in results["reference"].items():
+        if name == "memfree_after":
+            continue
+        o = results["series"].get(name, {}).get("outcome")
+        checks.append(verdict.Check("stress", f"{name}: series outcome equals reference",
+                                    "ok" if o == r["outcome"] else "fail",
+                                    "" if o == r["outcome"] else f"C: {r['outcome']} / Rust: {o}"))
+    print(verdict.summary(checks, f"make stress ({fmt_secs(time.monotonic() - t0)})"))
+    return 1 if verdict.counts(checks)[1] else 0
