@@ -207,6 +207,7 @@ def bench_job(sizes, iterations, probe_mib, probe_rounds):
     return f"""set -u
 out=/dev/ttyS1
 echo 1 > /proc/sys/vm/overcommit_memory
+mkdir -p /mnt
 mke2fs -q /dev/vda >/dev/null 2>&1 && mount -t ext2 /dev/vda /mnt || echo "RFL: no disk; file rows unavailable"
 echo "RFL: populate_bench sizes {' '.join(map(str, sizes))} MiB, {iterations} iterations"
 {runs}
