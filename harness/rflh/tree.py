@@ -333,8 +333,14 @@ def format_queue(repo, outdir):
         desc = git(repo, "config", "--get", "branch.series.description",
                    check=False)
         cover = ["--cover-letter", "--cover-from-description=subject"] if desc else []
-        git(repo, *common, *cover, f"--base={base_done}", "-o", str(outdir),
-            f"{base_done}..{head}")
+        name = git(repo, "log", "-1", "--format=%an", head)
+        email = git(repo, "log", "-1", "--format=%ae", head)
+        # The branch name (not a SHA) is what lets git find the description;
+        # the cover letter is "from" the committer, so make that the author.
+        branch = git(repo, "symbolic-ref", "-q", "--short", "HEAD", check=False) or head
+        git(repo, *common, *cover, f"--base={base_done}", "-o",
+            str(outdir), f"{base_done}..{branch}",
+            env={"GIT_COMMITTER_NAME": name, "GIT_COMMITTER_EMAIL": email})
     names = []
     for sub in ("base", ""):
         d = outdir / sub if sub else outdir
