@@ -38,6 +38,8 @@ def split(text):
             out[cur] = []
         if cur is not None:
             out[cur].append(line)
+            if line.startswith("done "):
+                cur = None   # whatever follows on the channel is not this seed's
     return out
 
 

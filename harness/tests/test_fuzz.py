@@ -14,6 +14,10 @@ done 1
 
 
 class FuzzCompareTest(unittest.TestCase):
+    def test_lines_after_done_are_not_the_seeds(self):
+        tr = fuzz.split(A + "STRESS race ok secs=1.0 errnos=0\n")
+        self.assertEqual(tr[2][-1], "done 1")
+
     def test_identical(self):
         ops, divs = fuzz.compare(fuzz.split(A), fuzz.split(A))
         self.assertEqual((ops, divs), (4, []))
