@@ -463,22 +463,21 @@ static int test_fail_page_alloc(char *out)
 		sprintf(out, "SKIP no %s", d);
 		return -1;
 	}
-	write_str(path, "5");
-	snprintf(path, sizeof(path), "%s/interval", d);
-	write_str(path, "1");
-	snprintf(path, sizeof(path), "%s/times", d);
-	write_str(path, "-1");
-	snprintf(path, sizeof(path), "%s/task-filter", d);
-	write_str(path, "Y");
-	snprintf(path, sizeof(path), "%s/ignore-gfp-wait", d);
-	write_str(path, "N");
-	snprintf(path, sizeof(path), "%s/ignore-gfp-highmem", d);
-	write_str(path, "N");
-	snprintf(path, sizeof(path), "%s/verbose", d);
-	write_str(path, "0");
-	/* The default min-order is 1: order-0 pages would never fail. */
-	snprintf(path, sizeof(path), "%s/min-order", d);
-	write_str(path, "0");
+	{
+		/* Fail 5% of the page allocations of tasks marked make-it-fail. */
+		static const char *const attrs[][2] = {
+			{ "interval", "1" }, { "times", "-1" }, { "task-filter", "Y" },
+			{ "ignore-gfp-wait", "N" }, { "ignore-gfp-highmem", "N" },
+			{ "verbose", "0" },
+			/* The default min-order is 1: order-0 pages would never fail. */
+			{ "min-order", "0" }, { "probability", "5" },
+		};
+
+		for (i = 0; i < (int)(sizeof(attrs) / sizeof(attrs[0])); i++) {
+			snprintf(path, sizeof(path), "%s/%s", d, attrs[i][0]);
+			write_str(path, attrs[i][1]);
+		}
+	}
 	seen_mask = 0;
 	write_str("/proc/self/make-it-fail", "1");
 	for (i = 0; i < 20; i++) {
