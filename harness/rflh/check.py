@@ -7,7 +7,8 @@ import subprocess
 import time
 from pathlib import Path
 
-from . import build, fuzz, gates, guest, source, stress, toolchain, tree, verdict
+from . import build, fuzz, gates, guest, kconfig, source, stress, toolchain, tree, verdict
+from .util import REPO
 from .util import die, fmt_secs, in_root, log, stage
 
 # The upstream collections run on every variant (run_kselftest.sh -t).
@@ -18,13 +19,13 @@ def required_selftests(variant):
     req = [verdict.Required("madv_populate", cases=21),
            verdict.Required("guard-regions", skips_allowed=True, must_pass="populate"),
            verdict.Required("pfnmap", skips_allowed=True, must_pass="populate")]
-    if variant == "series":
+    if variant == "series" and kconfig.has_series(REPO):
         req.append(verdict.Required("madv_populate_extra", cases=12))
     return req
 
 
 def kunit_requirements(variant):
-    if variant == "series":
+    if variant == "series" and kconfig.has_series(REPO):
         return (["madvise_populate"], ["rust_doctest_kernel_mm_gup_rs"])
     return ([], [])
 
@@ -110,7 +111,8 @@ def kunit_parse(s, tree_dir, console, res):
 def check(s, gates_on=None):
     """The full `make check` for s.variant."""
     variant = s.variant
-    gates_on = (variant == "series") if gates_on is None else gates_on
+    if gates_on is None:
+        gates_on = variant == "series" and kconfig.has_series(s.repo)
     t_all = time.monotonic()
     timings = {}
     res = s.results(variant)

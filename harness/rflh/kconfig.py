@@ -36,10 +36,18 @@ def fragments(repo, kind, variant):
     for f in files:
         if not f.exists():
             die(f"config fragment {f} is missing")
-    if variant == "series":
+    if variant == "series" and has_series(repo):
         files += [f for f in (d / "series.config", d / f"series-{kind}.config")
                   if f.exists()]
     return files
+
+
+def has_series(repo):
+    """Whether the queue's '# series' section lists any patch. With an empty
+    section the series variant is plain v7.3 (plus the base section), and
+    nothing that only the series adds is requested or required."""
+    from .tree import read_series
+    return bool(read_series(repo).series)
 
 
 def requested(files):
