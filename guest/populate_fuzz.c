@@ -31,13 +31,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#ifndef MADV_POPULATE_READ
-#define MADV_POPULATE_READ 22
-#define MADV_POPULATE_WRITE 23
-#endif
-#ifndef MFD_HUGETLB
-#define MFD_HUGETLB 4U
-#endif
+#include "populate_compat.h"
 
 #define ARENA ((uintptr_t)0x600000000000UL)
 #define ARENA_PAGES 1024UL		/* 4 MiB, two huge pages */

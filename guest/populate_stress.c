@@ -31,13 +31,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#ifndef MADV_POPULATE_READ
-#define MADV_POPULATE_READ 22
-#define MADV_POPULATE_WRITE 23
-#endif
-#ifndef MADV_HWPOISON
-#define MADV_HWPOISON 100
-#endif
+#include "populate_compat.h"
 
 static size_t pg;
 static atomic_int stop;
