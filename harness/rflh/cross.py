@@ -29,7 +29,10 @@ def run(s):
                 make -s -C {t} O={out} ARCH={ARCH} CROSS_COMPILE={CROSS} defconfig
                 {t}/scripts/config --file {out}/.config -e ADVISE_SYSCALLS -e MMU
                 make -s -C {t} O={out} ARCH={ARCH} CROSS_COMPILE={CROSS} olddefconfig
-                grep -E '^(# )?CONFIG_(RUST|MADVISE_POPULATE|ADVISE_SYSCALLS|MMU)[= ]' {out}/.config || true
+                {CROSS}gcc --version | head -1
+                for o in HAVE_RUST RUST MADVISE_POPULATE ADVISE_SYSCALLS MMU; do
+                    grep -E "^(# )?CONFIG_$o[= ]" {out}/.config || echo "CONFIG_$o: absent from .config"
+                done
                 make -C {t} O={out} ARCH={ARCH} CROSS_COMPILE={CROSS} -j{s.jobs} mm/madvise.o mm/gup.o
                 {CROSS}nm {out}/mm/madvise.o | grep -w madvise_populate || echo "no madvise_populate reference (stub inlined)"
             """, check=False, stdout=f, stderr=f)
@@ -37,7 +40,8 @@ def run(s):
     warns = [l for l in text.splitlines() if re.search(r"(madvise|gup)\.[ch]:\d+:\d+: (warning|error)", l)]
     ok = r.returncode == 0 and not warns
     for l in text.splitlines():
-        if l.startswith(("CONFIG_", "# CONFIG_", "no madvise_populate")) or "madvise_populate" in l:
+        if (l.startswith(("CONFIG_", "# CONFIG_", "no madvise_populate", CROSS + "gcc"))
+                or "madvise_populate" in l):
             log(f"    {l}")
     log(f"cross-{ARCH}: {'mm/madvise.o and mm/gup.o built' if ok else 'FAILED'} "
         f"in {fmt_secs(time.monotonic() - t0)}; log {logf}")
