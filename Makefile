@@ -16,7 +16,7 @@ demo:
 check: harness-test
 	$(RFLH) check
 
-# ROUNDS=3 SIZES="2 32" ITERATIONS=10 by default; see docs/benchmark.md.
+# ROUNDS=3 SIZES="2 8" ITERATIONS=10 by default; see docs/benchmark.md.
 bench:
 	$(RFLH) bench
 

@@ -60,7 +60,7 @@ def cmd_demo(s, args):
 def cmd_bench(s, args):
     import os
     rounds = int(os.environ.get("ROUNDS") or "3")
-    sizes = tuple(int(x) for x in (os.environ.get("SIZES") or "2 32").split())
+    sizes = tuple(int(x) for x in (os.environ.get("SIZES") or "2 8").split())
     iters = int(os.environ.get("ITERATIONS") or "10")
     return bench.run(s, rounds=rounds, sizes=sizes, iterations=iters,
                      probe_mib=max(sizes))
