@@ -189,7 +189,7 @@ b.set_xlabel("POPULATE speed-up over touching (TCG wall clock)")
 b.legend()
 b.set_title("POPULATE vs touching")
 fig.suptitle("MADV_POPULATE: C v7.3 vs Rust series (QEMU TCG)")
-fig.tight_layout()
+fig.tight_layout(rect=(0, 0, 1, 0.97))
 fig.savefig(sys.argv[2], dpi=110)
 '''
 
