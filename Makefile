@@ -5,7 +5,7 @@
 #           CACHE=/var/cache/rfl-populate  JOBS=N
 PY     ?= python3
 RFLH    = cd harness && $(PY) -m rflh
-export VARIANT TOOLCHAIN KSRC CACHE JOBS BUILD ROUNDS SIZES ITERATIONS SEED0 SEEDS NOPS
+export VARIANT TOOLCHAIN KSRC CACHE JOBS BUILD ROUNDS SIZES ITERATIONS SEED0 SEEDS NOPS NEGATIVE
 
 .PHONY: all demo check bench negative cross-mips fuzz fuzz-record stress harness-test tree tree-reset export tree-status build help
 all: demo
