@@ -35,7 +35,8 @@ class KconfigTest(unittest.TestCase):
         want = kconfig.requested(kconfig.fragments(repo, "test", "series"))
         for opt, val in [("CONFIG_ADVISE_SYSCALLS", "y"), ("CONFIG_X86_MCE", "y"),
                          ("CONFIG_MEMORY_FAILURE", "y"), ("CONFIG_SLUB_TINY", "n"),
-                         ("CONFIG_KASAN", "y"), ("CONFIG_MADVISE_POPULATE", "y")]:
+                         ("CONFIG_KASAN", "y"), ("CONFIG_MADVISE_POPULATE", "y"),
+                         ("CONFIG_BUG", "y")]:
             self.assertEqual(want.get(opt), val, opt)
 
 
