@@ -1,5 +1,6 @@
 """Command line: python3 -m rflh <command>. The Makefile is the front door."""
 
+import os
 import sys
 
 from . import bench, build, check, cross, fuzz, negative, stress, source, toolchain, tree
@@ -58,7 +59,6 @@ def cmd_demo(s, args):
 
 
 def cmd_bench(s, args):
-    import os
     rounds = int(os.environ.get("ROUNDS") or "3")
     sizes = tuple(int(x) for x in (os.environ.get("SIZES") or "2 8").split())
     iters = int(os.environ.get("ITERATIONS") or "10")
