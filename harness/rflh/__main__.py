@@ -3,7 +3,7 @@
 import os
 import sys
 
-from . import bench, build, check, cross, fuzz, negative, stress, source, toolchain, tree
+from . import bench, build, check, cross, fuzz, negative, perpatch, stress, source, toolchain, tree
 from .util import HarnessError, log, settings_from_env, stage
 
 
@@ -62,8 +62,10 @@ def cmd_bench(s, args):
     rounds = int(os.environ.get("ROUNDS") or "3")
     sizes = tuple(int(x) for x in (os.environ.get("SIZES") or "2 8").split())
     iters = int(os.environ.get("ITERATIONS") or "10")
+    cmib = int(os.environ.get("CONTENTION_MIB") or "256")
+    crounds = int(os.environ.get("CONTENTION_ROUNDS") or "3")
     return bench.run(s, rounds=rounds, sizes=sizes, iterations=iters,
-                     probe_mib=max(sizes))
+                     contention_mib=cmib, contention_rounds=crounds)
 
 
 def cmd_negative(s, args):
@@ -91,7 +93,12 @@ def cmd_stress(s, args):
     return stress.run(s)
 
 
+def cmd_each_patch(s, args):
+    return perpatch.run(s)
+
+
 COMMANDS = {
+    "each-patch": cmd_each_patch,
     "stress": cmd_stress,
     "fuzz": cmd_fuzz,
     "fuzz-record": cmd_fuzz_record,

@@ -40,7 +40,8 @@ def make_args(s, kind):
         # Not HOSTCC: it is also rustc's host linker, which takes one word.
         args += ["CC='ccache clang'"]
     if kind == "test":
-        args.append("CLIPPY=1")
+        # Clippy, and rustdoc's doctest report (compile_fail results) in the log.
+        args += ["CLIPPY=1", "rustdoc_test_kernel_quiet="]
     return " ".join(args)
 
 

@@ -26,7 +26,7 @@ def required_selftests(variant):
 
 def kunit_requirements(variant):
     if variant == "series" and kconfig.has_series(REPO):
-        return (["madvise_populate"], ["rust_doctest_kernel_mm_gup_rs"])
+        return (["madvise_populate"], ["rust_doctest_kernel_mm_faultin_rs"])
     return ([], [])
 
 
@@ -53,19 +53,31 @@ echo "RFL: populate_stress exit $?"
 echo "RFL: populate_bench smoke run"
 /rfl/bin/populate_bench 2 1 /tmp > /dev/console 2>&1
 echo "RFL: populate_bench exit $?"
+/rfl/bin/populate_bench contention 4 1 > /dev/console 2>&1
+echo "RFL: populate_bench contention exit $?"
 exit 0
 """
 
 
 def bench_smoke_check(console_text):
+    """The shape of the smoke runs' output, never their timings: the table
+    (BENCH/FLOOR lines, each measured or unavailable) and the contention
+    run (all rows, each measured with its CDF or unavailable with a reason)."""
     from . import bench
-    res = [d for d in bench.parse_lines(console_text) if d["kind"] in ("BENCH", "FLOOR")]
-    bad = [d for d in res if "min_ms" not in d and "unavailable" not in d]
+    parsed = bench.parse_lines(console_text)
+    res = [d for d in parsed if d["kind"] in ("BENCH", "FLOOR")]
+    bad = [d for d in res if d.get("malformed") or ("min_ms" not in d and "unavailable" not in d)]
     ok = len(res) >= 40 and not bad and any("min_ms" in d for d in res)
-    return verdict.Check("bench", "populate_bench smoke run (2 MiB, 1 iteration)",
-                         "ok" if ok else "fail",
+    cont = [d for d in parsed if d["kind"] == "CONTENTION"]
+    probs = bench.contention_shape_problems(parsed)
+    return verdict.Check("bench", "populate_bench smoke runs (2 MiB, 1 iteration; "
+                         "contention 4 MiB, 1 round)",
+                         "ok" if ok and not probs else "fail",
                          f"{len(res)} result lines, "
-                         f"{sum('unavailable' in d for d in res)} unavailable")
+                         f"{sum('unavailable' in d for d in res)} unavailable; contention: "
+                         f"{sum('unavailable' not in d for d in cont)} rows measured, "
+                         f"{sum('unavailable' in d for d in cont)} unavailable"
+                         + (f"; {'; '.join(probs[:3])}" if probs else ""))
 
 
 def progress_filter(line):
@@ -143,6 +155,8 @@ def check(s, gates_on=None):
         checks.append(verdict.Check(
             "gate", f"LLVM=1 CLIPPY=1 build: no warnings in {len(files)} series files",
             "fail" if warns else "ok", "; ".join(warns[:3])))
+        checks += gates.compile_fail_checks(
+            tree_dir, files, (res / "build-test.log").read_text(errors="replace"))
 
     t = time.monotonic()
     inst = guest.build_selftests(s, tree_dir, out)
@@ -168,12 +182,17 @@ def check(s, gates_on=None):
 
     if gates_on:
         t = time.monotonic()
-        with stage("gates: rustfmtcheck, rustdoc, checkpatch, symbols, uapi headers"):
+        with stage("gates: rustfmtcheck, rustdoc, checkpatch, symbols, no panic, "
+                   "exports, get_maintainer, uapi headers"):
             checks.append(gates.rustfmt(s, tree_dir, out, files))
-            checks.append(gates.rustdoc(s, tree_dir, out))
+            checks.append(gates.rustdoc(s, tree_dir, out, files))
             q = tree.read_series(s.repo)
             checks += gates.checkpatch(s, tree_dir, [s.repo / "patches" / p for p in q.series])
             checks += gates.rust_symbols(s, out)
+            checks += gates.no_panic(s, out)
+            checks += gates.module_exports(s, out)
+            checks += gates.get_maintainer(s, tree_dir, [s.repo / "patches" / p for p in q.series])
+            checks += gates.sphinx(s, tree_dir, files)
             checks += gates.uapi_headers(s, tree_dir)
         timings["gates"] = time.monotonic() - t
 

@@ -2,6 +2,7 @@
 code, rustfmt, rustdoc, checkpatch, Rust symbols in vmlinux, uapi headers."""
 
 import re
+import shutil
 import subprocess
 import tempfile
 from pathlib import Path
@@ -58,16 +59,18 @@ def rustfmt(s, tree, out, files):
                  (ours[0] if ours else text.strip().splitlines()[-1]) + f" (log: {logf})")
 
 
-def rustdoc(s, tree, out):
+def rustdoc(s, tree, out, files):
+    """`make rustdoc`: it must succeed, with no warning located in a series file
+    (broken intra-doc links among them)."""
     logf = s.results() / "rustdoc.log"
     rc, text = run_cmd(s, f"make -C {tree} O={out} LLVM=1 rustdoc", logf)
     warns = [l for l in text.splitlines() if l.startswith(("warning", "error"))]
     if rc != 0:
         return Check("gate", "make rustdoc", "fail", f"exit {rc} (log: {logf})")
-    mine = [w for w in warns if "gup" in w or "populate" in w]
+    mine = new_code_warnings(logf, files)
     if mine:
         return Check("gate", "make rustdoc", "fail", mine[0])
-    return Check("gate", "make rustdoc", "ok", f"{len(warns)} upstream warning lines")
+    return Check("gate", "make rustdoc", "ok", f"{len(warns)} warning lines, none in series files")
 
 
 # Exceptions, each justified in the cover letter:
@@ -121,6 +124,211 @@ def rust_symbols(s, out):
     has = re.search(r"\bT madvise_populate\b", vml)
     checks.append(Check("gate", "vmlinux: Rust madvise_populate, no C faultin_page_range",
                         "ok" if has and not bad else "fail", vml.replace("\n", "; ")[:200]))
+    return checks
+
+
+# --------------------------------------------------------------- compile_fail
+
+CF_BLOCK = re.compile(r"^\s*//[/!]\s*```compile_fail(?:,(E\d{4}))?", re.M)
+CF_RESULT = re.compile(r"^test (?P<file>\S+) - (?P<item>.+?) \(line (?P<line>\d+)\)"
+                       r" - compile fail \.\.\. (?P<res>ok|FAILED)$")
+
+
+def compile_fail_expected(tree, files):
+    """(file, count) of the compile_fail examples in the series' Rust files."""
+    out = []
+    for f in files:
+        if f.endswith(".rs") and (Path(tree) / f).exists():
+            n = len(CF_BLOCK.findall((Path(tree) / f).read_text(errors="replace")))
+            if n:
+                out.append((f, n))
+    return out
+
+
+def compile_fail_results(build_log_text):
+    """[(file, item, line, 'ok'|'FAILED')] from rustdoc's test output in a build log."""
+    return [(m["file"], m["item"], int(m["line"]), m["res"])
+            for m in map(CF_RESULT.match, build_log_text.splitlines()) if m]
+
+
+def compile_fail_checks(tree, files, build_log_text):
+    """One check per compile_fail example of the series (rustdoc ran them during the
+    doctest generation of the build), plus one per file whose examples did not all run."""
+    checks = []
+    results = compile_fail_results(build_log_text)
+    for f, n in compile_fail_expected(tree, files):
+        mine = [r for r in results if r[0].endswith("/" + f) or r[0] == f]
+        for _, item, line, res in mine:
+            checks.append(Check("gate", f"compile_fail {f}:{line} ({item})",
+                                "ok" if res == "ok" else "fail",
+                                "" if res == "ok" else "it compiled, or failed without the "
+                                "listed error code; see the build log"))
+        if len(mine) != n:
+            checks.append(Check("gate", f"compile_fail examples of {f} ran", "fail",
+                                f"{n} in the source, {len(mine)} in rustdoc's output "
+                                "(the doctests were not regenerated in this build?)"))
+    return checks
+
+
+# ------------------------------------------------------------------ no panic
+
+FUNC = re.compile(r"^[0-9a-f]+ <(?P<name>.+)>:$")
+RELOC = re.compile(r"\sR_[A-Z0-9_]+\s+(?P<sym>\S+?)(?:[+-]0x[0-9a-f]+)?$")
+PANIC = re.compile(r"panic", re.I)
+
+
+def panic_references(objdump_text, skip=lambda fn: False):
+    """{function: [panic symbols]} from `llvm-objdump -dr --demangle` output."""
+    found, fn = {}, None
+    for line in objdump_text.splitlines():
+        m = FUNC.match(line)
+        if m:
+            fn = m["name"]
+            continue
+        m = RELOC.search(line)
+        if m and fn and not skip(fn) and PANIC.search(m["sym"]):
+            found.setdefault(fn, [])
+            if m["sym"] not in found[fn]:
+                found[fn].append(m["sym"])
+    return found
+
+
+def is_test_code(fn):
+    return "::tests::" in fn or "kunit_rust_wrapper" in fn or "__kunit" in fn
+
+
+def no_panic(s, out, objects=("mm/populate.o",), kernel_paths=("kernel::mm::faultin",)):
+    """The series' Rust code must not reference a panic function. mm/populate.o is
+    checked whole (its test module excepted); in rust/kernel.o only the functions of
+    `kernel_paths` (the generic ones are instantiated in mm/populate.o)."""
+    checks = []
+    for obj in objects:
+        r = in_root(s, f"llvm-objdump -dr --demangle {out}/{obj}", check=False,
+                    capture_output=True, text=True)
+        if r.returncode != 0:
+            checks.append(Check("gate", f"no panic in {obj}", "fail", r.stderr.strip()[:200]))
+            continue
+        found = panic_references(r.stdout, is_test_code)
+        nfn = sum(1 for l in r.stdout.splitlines() if FUNC.match(l))
+        checks.append(Check("gate", f"no panic path in {obj} ({nfn} functions, tests excepted)",
+                            "fail" if found else "ok",
+                            "; ".join(f"{k} -> {', '.join(v)}" for k, v in list(found.items())[:3])))
+    r = in_root(s, f"llvm-objdump -dr --demangle {out}/rust/kernel.o", check=False,
+                capture_output=True, text=True)
+    text = r.stdout
+    mine = panic_references(text, lambda fn: not any(p in fn for p in kernel_paths))
+    nfn = sum(1 for l in text.splitlines()
+              if FUNC.match(l) and any(p in l for p in kernel_paths))
+    checks.append(Check("gate", f"no panic path in rust/kernel.o's {', '.join(kernel_paths)} "
+                        f"({nfn} functions)", "fail" if mine or r.returncode else "ok",
+                        "; ".join(f"{k} -> {', '.join(v)}" for k, v in list(mine.items())[:3])))
+    return checks
+
+
+def module_exports(s, out, names=("faultin",)):
+    """The kernel crate must export nothing of the faultin binding to modules."""
+    f = Path(out) / "rust" / "exports_kernel_generated.h"
+    if not f.exists():
+        return [Check("gate", "rust/exports_kernel_generated.h exports no faultin symbol",
+                      "fail", f"{f} is missing")]
+    hits = [l for l in f.read_text().splitlines() if any(n in l for n in names)]
+    return [Check("gate", "rust/exports_kernel_generated.h exports no faultin symbol "
+                  "(modules cannot reach gup_faultin_range())",
+                  "fail" if hits else "ok", "; ".join(hits[:2]))]
+
+
+# ------------------------------------------------------------ get_maintainer
+
+# Who must be reached: the M: lines of these entries.
+MAINTAINER_ENTRIES = ("MEMORY MANAGEMENT - GUP (GET USER PAGES)",
+                      "MEMORY MAPPING - MADVISE (MEMORY ADVICE)")
+
+
+def entry_maintainers(maintainers_text, entry):
+    block = ("\n" + maintainers_text).split("\n" + entry + "\n", 1)
+    if len(block) != 2:
+        return []
+    lines = block[1].split("\n\n", 1)[0].splitlines()
+    return [l[2:].strip() for l in lines if l.startswith("M:")]
+
+
+# Patches that touch these must reach them themselves; the others (the doctest
+# builder, the lock hand-over in rust/kernel/mm.rs) reach them through the
+# series, which b4 sends to everyone get_maintainer.pl names for any patch.
+MM_PATHS = r"(mm/|rust/kernel/mm/|include/uapi/asm-generic/mman|Documentation/mm/|tools/testing/selftests/mm/)"
+
+
+def email(who):
+    """The address in 'Name <addr>' (get_maintainer.pl quotes some names)."""
+    m = re.search(r"<([^>]+)>", who)
+    return (m.group(1) if m else who).strip().lower()
+
+
+def maintainers_reached(get_maintainer_out):
+    return [l.split(" (")[0].strip() for l in get_maintainer_out.splitlines() if "@" in l]
+
+
+def get_maintainer(s, tree, patches):
+    """get_maintainer.pl on each patch (in the final tree): report whom each reaches,
+    and require the GUP and MADVISE maintainers on every patch that touches mm/ code or
+    the mm Rust bindings, and on the series as a whole."""
+    mtext = (Path(tree) / "MAINTAINERS").read_text()
+    need = []
+    for e in MAINTAINER_ENTRIES:
+        for m in entry_maintainers(mtext, e):
+            if m not in need:
+                need.append(m)
+    checks, union = [], set()
+    for p in patches:
+        r = in_root(s, f"cd {tree} && scripts/get_maintainer.pl --no-git --no-git-fallback "
+                    f"--no-rolestats --no-l {p}", check=False,
+                    capture_output=True, text=True)
+        got = maintainers_reached(r.stdout)
+        union.update(email(g) for g in got)
+        touched = re.findall(r"^\+\+\+ b/(\S+)", Path(p).read_text(errors="replace"), re.M)
+        mm_code = [t for t in touched if re.match(MM_PATHS, t)]
+        missing = [m for m in need if email(m) not in {email(g) for g in got}]
+        if mm_code:
+            checks.append(Check("gate", f"get_maintainer {Path(p).name}: GUP and MADVISE "
+                                "maintainers", "fail" if missing else "ok",
+                                ("missing " + ", ".join(missing)) if missing else
+                                f"{len(got)} maintainers"))
+    missing = [m for m in need if email(m) not in union]
+    checks.append(Check("gate", "get_maintainer: the series reaches every GUP and MADVISE "
+                        "maintainer", "fail" if missing or not need else "ok",
+                        ", ".join(missing) or f"{len(union)} maintainers in all"))
+    return checks
+
+
+# -------------------------------------------------------------------- sphinx
+
+SPHINX_CONF = """project = "rfl-populate doc check"
+extensions = []
+master_doc = "index"
+html_theme = "alabaster"
+"""
+
+
+def sphinx(s, tree, files):
+    """Build each new Documentation/*.rst of the series on its own with Sphinx,
+    warnings as errors (-W): a one-page project, so that only our page is judged."""
+    checks = []
+    docs = [f for f in files if f.startswith("Documentation/") and f.endswith(".rst")
+            and not f.endswith("index.rst") and (Path(tree) / f).exists()]
+    for doc in docs:
+        with tempfile.TemporaryDirectory(dir=s.cache) as tmp:
+            src = Path(tmp) / "src"
+            src.mkdir()
+            (src / "conf.py").write_text(SPHINX_CONF)
+            (src / "index.rst").write_text((Path(tree) / doc).read_text())
+            logf = s.results() / f"sphinx-{Path(doc).stem}.log"
+            rc, text = run_cmd(s, f"sphinx-build -W --keep-going -q -b html {src} {tmp}/html", logf)
+            html = Path(tmp) / "html" / "index.html"
+            if rc == 0 and html.exists():
+                keep = s.results() / f"{Path(doc).stem}.html"
+                shutil.copyfile(html, keep)
+        checks.append(Check("gate", f"sphinx-build -W {doc}", "ok" if rc == 0 else "fail",
+                            "" if rc == 0 else (text.strip().splitlines() or [f"exit {rc}"])[0][:200]))
     return checks
 
 

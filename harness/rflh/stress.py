@@ -30,7 +30,8 @@ def parse(text):
 
 def checks_from(text, expect=("race_munmap_mprotect_mremap", "uffd_slow_handler", "sigkill",
                               "memcg_max", "hugetlb_exhausted", "truncate_under_populate",
-                              "hwpoison", "fail_page_alloc", "memfree_after")):
+                              "hwpoison", "fail_page_alloc", "yield_writers",
+                              "memfree_after")):
     res = parse(text)
     cs = []
     for name in expect:

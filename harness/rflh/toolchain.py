@@ -20,7 +20,7 @@ PACKAGES = sorted("""
     rustc rust-src rustfmt rust-clippy bindgen
     clang lld llvm libclang-dev
     gcc libc6-dev make bc bison flex libelf-dev libssl-dev cpio perl
-    python3 python3-matplotlib xz-utils kmod rsync git ca-certificates
+    python3 python3-matplotlib python3-sphinx xz-utils kmod rsync git ca-certificates
     libcap-dev libnuma-dev liburing-dev python3-ply python3-git
     busybox-static bash-static qemu-system-x86 ccache
 """.split())

@@ -338,7 +338,9 @@ def format_queue(repo, outdir):
         # The branch name (not a SHA) is what lets git find the description;
         # the cover letter is "from" the committer, so make that the author.
         branch = git(repo, "symbolic-ref", "-q", "--short", "HEAD", check=False) or head
-        git(repo, *common, *cover, f"--base={base_done}", "-o",
+        # --base names the imported tarball, so that the base patches show up
+        # as prerequisite-patch-id lines (they are not posted).
+        git(repo, *common, *cover, f"--base={BASE_TAG}", "-o",
             str(outdir), f"{base_done}..{branch}",
             env={"GIT_COMMITTER_NAME": name, "GIT_COMMITTER_EMAIL": email})
     names = []

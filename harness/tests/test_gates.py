@@ -1,0 +1,91 @@
+import tempfile
+import unittest
+from pathlib import Path
+
+from rflh import gates
+
+OBJDUMP = """
+mm/populate.o:\tfile format elf64-x86-64
+
+Disassembly of section .text:
+
+0000000000000000 <populate::populate>:
+       0: 55                           \tpushq\t%rbp
+       1: e8 00 00 00 00               \tcallq\t0x6 <populate::populate+0x6>
+\t\t\t\t0000000000000002:  R_X86_64_PLT32\tgup_faultin_range-0x4
+0000000000000010 <populate::tests::spans_several_vmas>:
+      10: e8 00 00 00 00               \tcallq\t0x15
+\t\t\t\t0000000000000011:  R_X86_64_PLT32\tcore::panicking::panic_const::panic_const_mul_overflow-0x4
+0000000000000020 <populate::advance>:
+      20: e8 00 00 00 00               \tcallq\t0x25
+\t\t\t\t0000000000000021:  R_X86_64_PLT32\tcore::panicking::panic_const::panic_const_add_overflow-0x4
+"""
+
+BUILD_LOG = """  RUSTDOC TK rust/kernel/lib.rs
+running 3 tests
+test /t/linux/rust/kernel/mm.rs - mm::MmWithUser::with_assumed_mmap_read_lock (line 260) - compile fail ... ok
+test /t/linux/rust/kernel/mm.rs - mm::MmWithUser::with_assumed_mmap_read_lock (line 272) - compile fail ... FAILED
+test /t/linux/rust/kernel/mm.rs - mm::MmWithUser::mmap_read_lock (line 10) - compile ... ok
+"""
+
+MAINTAINERS = """MEMORY MANAGEMENT - GUP (GET USER PAGES)
+M:\tAndrew Morton <akpm@linux-foundation.org>
+M:\tDavid Hildenbrand <david@kernel.org>
+R:\tJason Gunthorpe <jgg@nvidia.com>
+F:\tmm/gup.c
+
+MEMORY MAPPING - MADVISE (MEMORY ADVICE)
+M:\tAndrew Morton <akpm@linux-foundation.org>
+M:\tLorenzo Stoakes <ljs@kernel.org>
+F:\tmm/madvise.c
+"""
+
+
+class NoPanicTest(unittest.TestCase):
+    def test_finds_panics_outside_tests(self):
+        found = gates.panic_references(OBJDUMP, gates.is_test_code)
+        self.assertEqual(found, {"populate::advance":
+                                 ["core::panicking::panic_const::panic_const_add_overflow"]})
+
+    def test_test_code_is_excepted_but_seen_without_the_filter(self):
+        self.assertEqual(len(gates.panic_references(OBJDUMP)), 2)
+
+
+class CompileFailTest(unittest.TestCase):
+    def test_results(self):
+        r = gates.compile_fail_results(BUILD_LOG)
+        self.assertEqual([(x[2], x[3]) for x in r], [(260, "ok"), (272, "FAILED")])
+
+    def test_checks_count_examples(self):
+        with tempfile.TemporaryDirectory() as d:
+            f = Path(d, "rust/kernel/mm.rs")
+            f.parent.mkdir(parents=True)
+            f.write_text("/// ```compile_fail,E0507\n/// x\n/// ```\n"
+                         "/// ```compile_fail,E0308\n/// y\n/// ```\n"
+                         "/// ```compile_fail,E0521\n/// z\n/// ```\n")
+            cs = gates.compile_fail_checks(d, ["rust/kernel/mm.rs"], BUILD_LOG)
+        st = [c.status for c in cs]
+        # one ok, one failed, and three examples with two results is a failure too
+        self.assertEqual(st.count("ok"), 1)
+        self.assertEqual(st.count("fail"), 2)
+
+
+class MaintainersTest(unittest.TestCase):
+    def test_entry(self):
+        self.assertEqual(gates.entry_maintainers(MAINTAINERS, "MEMORY MANAGEMENT - GUP (GET USER PAGES)"),
+                         ["Andrew Morton <akpm@linux-foundation.org>",
+                          "David Hildenbrand <david@kernel.org>"])
+        self.assertEqual(gates.entry_maintainers(MAINTAINERS, "NO SUCH ENTRY"), [])
+
+    def test_email_ignores_quoting(self):
+        self.assertEqual(gates.email('"Liam R. Howlett" <Liam@infradead.org>'),
+                         gates.email("Liam R. Howlett <liam@infradead.org>"))
+
+    def test_reached(self):
+        out = "Andrew Morton <akpm@linux-foundation.org>\nlinux-mm@kvack.org\nDavid <d@k.org>\n"
+        self.assertEqual(gates.maintainers_reached(out),
+                         ["Andrew Morton <akpm@linux-foundation.org>", "linux-mm@kvack.org", "David <d@k.org>"])
+
+
+if __name__ == "__main__":
+    unittest.main()
