@@ -5,9 +5,9 @@
 #           CACHE=/var/cache/rfl-populate  JOBS=N
 PY     ?= python3
 RFLH    = cd harness && $(PY) -m rflh
-export VARIANT TOOLCHAIN KSRC CACHE JOBS BUILD ROUNDS SIZES ITERATIONS CONTENTION_MIB CONTENTION_ROUNDS SEED0 SEEDS NOPS NEGATIVE
+export VARIANT TOOLCHAIN KSRC CACHE JOBS ARCH KUNIT_ARCH MATRIX_ARCHES BUILD ROUNDS SIZES ITERATIONS CONTENTION_MIB CONTENTION_ROUNDS SEED0 SEEDS NOPS NEGATIVE
 
-.PHONY: all demo check bench negative cross-mips fuzz fuzz-record stress each-patch harness-test tree tree-reset export tree-status build help
+.PHONY: all demo check bench negative cross-mips fuzz fuzz-record stress each-patch kunit matrix harness-test tree tree-reset export tree-status build help
 all: demo
 
 demo:
@@ -39,6 +39,16 @@ fuzz-record:
 # Stress and fault tests on both debug kernels; outcomes must match.
 stress:
 	$(RFLH) stress
+
+# Build (and boot where QEMU can) the series on the other Rust
+# architectures: riscv64 arm loongarch64 s390x um (MATRIX_ARCHES=...).
+matrix:
+	$(RFLH) matrix
+
+# The standard KUnit path: kunit.py run --kunitconfig=mm on UML
+# (KUNIT_ARCH=x86_64 or arm64: under QEMU).
+kunit:
+	$(RFLH) kunit
 
 # Build every prefix of the queue: each patch must build, warning-free,
 # with CLIPPY=1 and make rustdoc.

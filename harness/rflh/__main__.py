@@ -3,7 +3,7 @@
 import os
 import sys
 
-from . import bench, build, check, cross, fuzz, negative, perpatch, stress, source, toolchain, tree
+from . import bench, build, check, cross, fuzz, kunittool, matrix, negative, perpatch, stress, source, toolchain, tree
 from .util import HarnessError, log, settings_from_env, stage
 
 
@@ -93,11 +93,22 @@ def cmd_stress(s, args):
     return stress.run(s)
 
 
+def cmd_matrix(s, args):
+    arches = tuple((os.environ.get("MATRIX_ARCHES") or " ".join(matrix.MATRIX)).split())
+    return matrix.run(s, arches)
+
+
+def cmd_kunit(s, args):
+    return kunittool.main(s, os.environ.get("KUNIT_ARCH") or "um")
+
+
 def cmd_each_patch(s, args):
     return perpatch.run(s)
 
 
 COMMANDS = {
+    "matrix": cmd_matrix,
+    "kunit": cmd_kunit,
     "each-patch": cmd_each_patch,
     "stress": cmd_stress,
     "fuzz": cmd_fuzz,

@@ -489,14 +489,14 @@ def chart(s, outdir):
 
 def bench_job(sizes, iterations, contention_mib=256, contention_rounds=3, contention=True):
     """The guest job: the table at every size, then (if @contention: the
-    icount boots) the contention benchmark, all on ttyS1."""
+    icount boots) the contention benchmark, all on /dev/rfl-tap."""
     runs = "\n".join(f"/rfl/bin/populate_bench {m} {iterations} /mnt >> $out" for m in sizes)
     cont = (f'echo "RFL: populate_bench contention {contention_mib} MiB, '
             f'{contention_rounds} rounds"\n'
             f"/rfl/bin/populate_bench contention {contention_mib} {contention_rounds} >> $out"
             if contention else "")
     return f"""set -u
-out=/dev/ttyS1
+out=/dev/rfl-tap
 echo 1 > /proc/sys/vm/overcommit_memory
 mkdir -p /mnt
 mke2fs -q /dev/vda >/dev/null 2>&1 && mount -t ext2 /dev/vda /mnt || echo "RFL: no disk; file rows unavailable"
@@ -543,7 +543,7 @@ def run(s, rounds=3, sizes=(2, 128), iterations=10, contention_mib=256, contenti
                 guest.make_initramfs(s, trees[k], outs[k], jobs[clock], initrd, [(tools, "/rfl/bin")])
                 with stage(f"bench boot {i}/{n}: round {rnd}, {clock} clock, {k}"):
                     secs, to = guest.boot(
-                        s, outs[k] / "arch/x86/boot/bzImage", initrd, d / "console.log",
+                        s, outs[k] / s.a.image, initrd, d / "console.log",
                         d / "bench.out", 3600, mem="3G", icount=(clock == "icount"),
                         append="transparent_hugepage=never",
                         extra_args=["-drive", f"file={disk},if=virtio,format=raw,cache=unsafe"],

@@ -35,26 +35,28 @@ def make_env(s, variant):
 
 
 def make_args(s, kind):
-    args = ["LLVM=1"]
+    args = ["LLVM=1", f"ARCH={s.a.linux_arch}"]
     if s.toolchain == "chroot":
         # Not HOSTCC: it is also rustc's host linker, which takes one word.
         args += ["CC='ccache clang'"]
-    if kind == "test":
+    if kind in ("test", "matrix"):
         # Clippy, and rustdoc's doctest report (compile_fail results) in the log.
         args += ["CLIPPY=1", "rustdoc_test_kernel_quiet="]
     return " ".join(args)
 
 
 def out_dir(s, variant, kind):
-    return s.cache / "v" / variant / f"out-{kind}"
+    """v/<variant>/out-<kind>, with -<arch> for an architecture other than x86_64."""
+    suffix = "" if s.arch == "x86_64" else f"-{s.arch}"
+    return s.cache / "v" / variant / f"out-{kind}{suffix}"
 
 
 def configure(s, variant, tree, kind):
     """Produce out/.config from tinyconfig + fragments; touch it only if it
     changed, so an unchanged config costs no rebuild."""
     out = out_dir(s, variant, kind)
-    scratch = s.cache / "v" / variant / f".cfg-{kind}"
-    frags = kconfig.fragments(s.repo, kind, variant)
+    scratch = out.parent / f".cfg-{out.name[4:]}"
+    frags = kconfig.fragments(s.repo, kind, variant, s.arch)
     import hashlib
     from .tree import git
     key = hashlib.sha256("\n".join(
@@ -65,14 +67,15 @@ def configure(s, variant, tree, kind):
             and filecmp.cmp(scratch / ".config", out / ".config", shallow=False)):
         log(f"    config: unchanged since the last run ({len(frags)} fragments, same tree)")
         return out
-    with stage(f"config: tinyconfig + {' + '.join(f.name for f in frags)} ({variant})"):
+    with stage(f"config: tinyconfig + {' + '.join(f.name for f in frags)} ({variant}, {s.arch})"):
         scratch.mkdir(parents=True, exist_ok=True)
         out.mkdir(parents=True, exist_ok=True)
         fr = " ".join(str(f) for f in frags)
+        arch = f"ARCH={s.a.linux_arch}"
         in_root(s, f"""
-            make -s -C {tree} O={scratch} LLVM=1 tinyconfig >/dev/null
-            {tree}/scripts/kconfig/merge_config.sh -m -O {scratch} {scratch}/.config {fr} >/dev/null
-            make -s -C {tree} O={scratch} LLVM=1 olddefconfig >/dev/null
+            make -s -C {tree} O={scratch} LLVM=1 {arch} tinyconfig >/dev/null
+            ARCH={s.a.linux_arch} {tree}/scripts/kconfig/merge_config.sh -m -O {scratch} {scratch}/.config {fr} >/dev/null
+            make -s -C {tree} O={scratch} LLVM=1 {arch} olddefconfig >/dev/null
         """)
         final = (scratch / ".config").read_text()
         bad = kconfig.verify(kconfig.requested(frags), final)
@@ -89,7 +92,7 @@ def configure(s, variant, tree, kind):
 
 
 def rustavailable(s, tree, out):
-    r = in_root(s, f"make -s -C {tree} O={out} LLVM=1 rustavailable",
+    r = in_root(s, f"make -s -C {tree} O={out} LLVM=1 ARCH={s.a.linux_arch} rustavailable",
                 check=False, capture_output=True, text=True)
     if r.returncode != 0 or "Rust is available" not in r.stdout:
         die("'make rustavailable' failed; the toolchain cannot build Rust:\n"
@@ -169,11 +172,11 @@ def build_kernel(s, variant, tree, kind, force_touch=()):
         if f.exists():
             os.utime(f)
             touched.append(rel)
-    label = f"build: bzImage ({variant}, {kind} config)"
+    label = f"build: {s.a.target} ({variant}, {s.arch}, {kind} config)"
     if touched:
         label += f" after touching {len(touched)} file(s)"
     with stage(label) as st:
-        n = run_make(s, variant, tree, out, kind, ["bzImage"],
+        n = run_make(s, variant, tree, out, kind, [s.a.target],
                      res / f"build-{kind}.log", "build")
         log(f"    {n} build steps")
     st_time = time.monotonic() - st.t

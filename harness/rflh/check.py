@@ -7,7 +7,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from . import build, fuzz, gates, guest, kconfig, source, stress, toolchain, tree, verdict
+from . import build, fuzz, gates, guest, kconfig, kunittool, source, stress, toolchain, tree, verdict
 from .util import REPO
 from .util import die, fmt_secs, in_root, log, stage
 
@@ -26,14 +26,15 @@ def required_selftests(variant):
 
 def kunit_requirements(variant):
     if variant == "series" and kconfig.has_series(REPO):
-        return (["madvise_populate"], ["rust_doctest_kernel_mm_faultin_rs"])
+        return (["madvise_populate"], ["rust_doctest_kernel_mm_faultin_rs",
+                                       "rust_doctest_kernel_mm_rs"])
     return ([], [])
 
 
 def selftest_job(collections):
     ts = " ".join(f"-t {c}" for c in collections)
     return f"""set -u
-out=/dev/ttyS1
+out=/dev/rfl-tap
 echo "RFL: running kselftests: {' '.join(collections)}"
 cd /kselftest
 ./run_kselftest.sh {ts} > $out 2>&1
@@ -45,9 +46,9 @@ echo "RFL: populate_fuzz fixed seeds"
 {fuzz.fuzz_job_for_check()}
 echo "RFL: populate_fuzz done"
 echo 0 > /proc/sys/vm/nr_hugepages
-# Stress and fault tests (bounded in time), after the fuzz trace on ttyS2.
+# Stress and fault tests (bounded in time), after the fuzz trace on /dev/rfl-aux.
 echo "RFL: populate_stress"
-/rfl/bin/populate_stress > /dev/ttyS2 2>/dev/console
+/rfl/bin/populate_stress > /dev/rfl-aux 2>/dev/console
 echo "RFL: populate_stress exit $?"
 # The benchmark program, once at a tiny size, so that it cannot rot.
 echo "RFL: populate_bench smoke run"
@@ -103,7 +104,7 @@ def boot_and_judge(s, variant, tree_dir, out, job, extra_dirs, timeout, title,
     with stage(f"boot: QEMU TCG -smp 2, timeout {timeout}s"):
         log(f"    {guest.kvm_note()}")
         secs, timed_out = guest.boot(
-            s, Path(out) / "arch/x86/boot/bzImage", initrd, console, tap,
+            s, Path(out) / s.a.image, initrd, console, tap,
             timeout, progress=progress_filter, label=variant)
         log(f"    console: {console}")
     checks = verdict.scan_console(console.read_text(errors="replace"), timed_out,
@@ -125,6 +126,10 @@ def check(s, gates_on=None):
     variant = s.variant
     if gates_on is None:
         gates_on = variant == "series" and kconfig.has_series(s.repo)
+    # The arch-neutral gates (checkpatch, rustfmt, rustdoc, get_maintainer,
+    # Sphinx, uapi headers) run on x86_64; every architecture gets the build
+    # gates (warnings, compile_fail, no panic path, exports, symbols).
+    all_gates = gates_on and s.arch == "x86_64"
     t_all = time.monotonic()
     timings = {}
     res = s.results(variant)
@@ -179,11 +184,15 @@ def check(s, gates_on=None):
     suites, cases = kunit_requirements(variant)
     if kj is not None or suites:
         checks += verdict.kunit_checks(kj, suites, cases)
+    if all_gates:
+        # The standard KUnit path as well: kunit.py on UML with mm/.kunitconfig.
+        kc, timings["kunit.py run --arch=um"] = kunittool.run(s, "um", tree_dir)
+        checks += kc
 
-    if gates_on:
+    if all_gates:
         t = time.monotonic()
         with stage("gates: rustfmtcheck, rustdoc, checkpatch, symbols, no panic, "
-                   "exports, get_maintainer, uapi headers"):
+                   "exports, get_maintainer, sphinx, uapi headers"):
             checks.append(gates.rustfmt(s, tree_dir, out, files))
             checks.append(gates.rustdoc(s, tree_dir, out, files))
             q = tree.read_series(s.repo)
@@ -195,6 +204,13 @@ def check(s, gates_on=None):
             checks += gates.sphinx(s, tree_dir, files)
             checks += gates.uapi_headers(s, tree_dir)
         timings["gates"] = time.monotonic() - t
+    elif gates_on:
+        t = time.monotonic()
+        with stage(f"gates ({s.arch}): symbols, no panic, exports"):
+            checks += gates.rust_symbols(s, out)
+            checks += gates.no_panic(s, out)
+            checks += gates.module_exports(s, out)
+        timings["gates"] = time.monotonic() - t
 
     timings["total"] = time.monotonic() - t_all
     meta = {"variant": variant, "base": source.describe(s),
@@ -204,7 +220,7 @@ def check(s, gates_on=None):
     print()
     for k, v in timings.items():
         log(f"    time: {k}: {fmt_secs(v)}")
-    print(verdict.summary(checks, f"make check VARIANT={variant}  "
+    print(verdict.summary(checks, f"make check VARIANT={variant} ARCH={s.arch}  "
                           f"(console: {console}, JSON: {res / 'results.json'})"))
     _, failed, _ = verdict.counts(checks)
     return 1 if failed else 0

@@ -10,7 +10,9 @@ from pathlib import Path
 from . import build, check, guest, source, toolchain, tree, verdict
 from .util import die, fmt_secs, log, stage
 
-EXPECTED = "fuzz/expected.trace.gz"
+def expected(s):
+    """The recorded C v7.3 traces of s.arch (fuzz/expected.trace.gz for x86_64)."""
+    return "fuzz/expected.trace.gz" if s.arch == "x86_64" else f"fuzz/expected-{s.arch}.trace.gz"
 CHECK_SEEDS = (1, 2, 3, 4)
 CHECK_NOPS = 1500
 HEADER = re.compile(r"^seed (\d+) nops (\d+)")
@@ -21,7 +23,7 @@ def job(seeds, nops):
 echo 4 > /proc/sys/vm/nr_hugepages
 echo "RFL: fuzzing seeds {seeds[0]}..{seeds[-1]} ({len(seeds)} seeds), {nops} ops each"
 for s in {' '.join(map(str, seeds))}; do
-    /rfl/bin/populate_fuzz $s {nops} > /dev/ttyS2 || echo "RFL: populate_fuzz $s failed: $?"
+    /rfl/bin/populate_fuzz $s {nops} > /dev/rfl-aux || echo "RFL: populate_fuzz $s failed: $?"
 done
 echo "RFL: fuzz done"
 exit 0
@@ -71,12 +73,12 @@ def run_kernel(s, variant, seeds, nops, timeout):
     t = tree.sync(s, variant, pristine, source.describe(s))
     out, _ = build.build_kernel(s, variant, t, "test")
     tools = guest.build_guest_tools(s, out)
-    res = s.build / "fuzz" / variant
+    res = s.build / ("fuzz" if s.arch == "x86_64" else f"fuzz-{s.arch}") / variant
     res.mkdir(parents=True, exist_ok=True)
     initrd = res / "initramfs.cpio"
     guest.make_initramfs(s, t, out, job(seeds, nops), initrd, [(tools, "/rfl/bin")])
     with stage(f"fuzz: {variant}, {len(seeds)} seeds x {nops} ops"):
-        secs, to = guest.boot(s, out / "arch/x86/boot/bzImage", initrd, res / "console.log",
+        secs, to = guest.boot(s, out / s.a.image, initrd, res / "console.log",
                               res / "out.tap", timeout, append="transparent_hugepage=never",
                               progress=lambda l: l.startswith("RFL"), label=f"fuzz {variant}")
     checks = verdict.scan_console((res / "console.log").read_text(errors="replace"), to)
@@ -101,7 +103,7 @@ def run(s, seeds, nops, record=False):
                                           f"vs Rust `{d['series']}` (repro: {d.get('repro')})"
                                           for d in divs[:3])))
     if record:
-        p = s.repo / EXPECTED
+        p = s.repo / expected(s)
         p.parent.mkdir(parents=True, exist_ok=True)
         body = "\n".join("\n".join(ref[sd]) for sd in sorted(ref)) + "\n"
         with gzip.open(p, "wt") as f:
@@ -113,16 +115,16 @@ def run(s, seeds, nops, record=False):
 
 
 def fuzz_job_for_check():
-    return "\n".join(f"/rfl/bin/populate_fuzz {sd} {CHECK_NOPS} > /dev/ttyS2"
+    return "\n".join(f"/rfl/bin/populate_fuzz {sd} {CHECK_NOPS} > /dev/rfl-aux"
                      for sd in CHECK_SEEDS)
 
 
 def check_against_expected(s, aux_text):
     """The short fixed-seed run of `make check`, against reference traces."""
-    p = s.repo / EXPECTED
+    p = s.repo / expected(s)
     if not p.exists():
         return verdict.Check("fuzz", "fixed-seed run vs recorded reference traces", "fail",
-                             f"{EXPECTED} is missing: run 'make fuzz-record'")
+                             f"{expected(s)} is missing: run 'make fuzz-record ARCH={s.arch}'")
     with gzip.open(p, "rt") as f:
         ref = split(f.read())
     ser = split(aux_text)
@@ -141,7 +143,7 @@ def record(s):
     bad = [c for c in checks if c.status == "fail"]
     if bad or any(not ref.get(sd) or not ref[sd][-1].startswith("done") for sd in CHECK_SEEDS):
         die(f"the reference fuzz run was not clean: {bad[:2]}; see {s.build / 'fuzz'}")
-    p = s.repo / EXPECTED
+    p = s.repo / expected(s)
     p.parent.mkdir(parents=True, exist_ok=True)
     body = "\n".join("\n".join(ref[sd]) for sd in sorted(ref)) + "\n"
     with gzip.open(p, "wt", compresslevel=9) as f:

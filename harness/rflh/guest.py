@@ -23,12 +23,15 @@ def build_selftests(s, tree, out):
     bdir = Path(out) / "kselftest-build"
     logf = s.results() / "selftests-build.log"
     logf.parent.mkdir(parents=True, exist_ok=True)
-    with stage("selftests: build and install mm (static)"):
+    a = s.a
+    cross = f"ARCH={a.linux_arch} CROSS_COMPILE={a.cross_compile}" if a.cross_compile else ""
+    ensure_cross(s)
+    with stage(f"selftests: build and install mm (static, {s.arch})"):
         r = in_root(s, f"""
-            make -s -C {tree} O={out} LLVM=1 headers >/dev/null
-            make -C {tree}/tools/testing/selftests TARGETS=mm O={bdir} \\
+            make -s -C {tree} O={out} LLVM=1 ARCH={a.linux_arch} headers >/dev/null
+            make -C {tree}/tools/testing/selftests TARGETS=mm O={bdir} {cross} \\
                 KHDR_INCLUDES='-isystem {out}/usr/include' \\
-                CC=gcc EXTRA_CFLAGS=-static -j{s.jobs} \\
+                CC={a.cross_compile}gcc EXTRA_CFLAGS=-static -j{s.jobs} \\
                 INSTALL_PATH={inst} install
         """, check=False, stdout=open(logf, "w"), stderr=subprocess.STDOUT)
         if r.returncode != 0:
@@ -46,12 +49,57 @@ def build_guest_tools(s, out):
     srcs = sorted((s.repo / "guest").glob("*.c"))
     if not srcs:
         return dst
-    with stage(f"guest: build {len(srcs)} program(s) from guest/"):
+    ensure_cross(s)
+    with stage(f"guest: build {len(srcs)} program(s) from guest/ ({s.arch})"):
         dst.mkdir(parents=True, exist_ok=True)
         cmds = "\n".join(
-            f"gcc -static -O2 -Wall -Werror -o {dst / p.stem} {p}" for p in srcs)
+            f"{s.a.cross_compile}gcc -static -O2 -Wall -Werror -o {dst / p.stem} {p}"
+            for p in srcs)
         in_root(s, cmds)
     return dst
+
+
+def ensure_cross(s):
+    """Install the architecture's cross compiler and QEMU into the toolchain
+    root on first use (Debian packages; the native ones are part of the root)."""
+    a = s.a
+    pkgs = list(a.cross_packages)
+    if a.qemu_package and a.qemu_package != "qemu-system-x86":
+        pkgs.append(a.qemu_package)
+    if not pkgs or s.toolchain != "chroot":
+        return
+    stamp = s.root / f".stamp-{s.arch}"
+    if stamp.exists():
+        return
+    with stage(f"toolchain: install {' '.join(pkgs)} for {s.arch}"):
+        in_root(s, f"apt-get update -qq && apt-get install -y -qq {' '.join(pkgs)} >/dev/null")
+        stamp.write_text(" ".join(pkgs) + "\n")
+
+
+def userland(s):
+    """Directory with bin/busybox and bin/bash-static for the guest architecture:
+    the toolchain root's own for x86_64, Debian's static packages otherwise."""
+    a = s.a
+    if a.native:
+        root = s.root if s.toolchain == "chroot" else Path("/")
+        return root / "bin" / "busybox", root / "bin" / "bash-static"
+    d = s.cache / "userland" / a.deb_arch
+    busybox, bash = d / "bin" / "busybox", d / "bin" / "bash-static"
+    if busybox.exists() and bash.exists():
+        return busybox, bash
+    with stage(f"guest: busybox-static and bash-static for {a.deb_arch} (Debian)"):
+        dl = s.cache / "userland" / f"deb-{a.deb_arch}"
+        dl.mkdir(parents=True, exist_ok=True)
+        in_root(s, f"""
+            dpkg --add-architecture {a.deb_arch}
+            apt-get update -qq
+            cd {dl} && apt-get download -qq busybox-static:{a.deb_arch} bash-static:{a.deb_arch}
+            rm -rf {d} && mkdir -p {d}
+            for p in {dl}/*.deb; do dpkg-deb -x $p {d}; done
+        """)
+    if not (busybox.exists() and bash.exists()):
+        die(f"could not unpack busybox-static and bash-static for {a.deb_arch} into {d}")
+    return busybox, bash
 
 
 INIT = r"""#!/bin/busybox sh
@@ -65,6 +113,11 @@ ln -sf /proc/self/fd /dev/fd
 ln -sf /proc/self/fd/0 /dev/stdin
 ln -sf /proc/self/fd/1 /dev/stdout
 ln -sf /proc/self/fd/2 /dev/stderr
+# The job writes test output to /dev/rfl-tap and auxiliary output (fuzz
+# traces, stress results) to /dev/rfl-aux; the architecture says which
+# devices those are.
+ln -sf @TAP@ /dev/rfl-tap
+ln -sf @AUX@ /dev/rfl-aux
 mount -t tmpfs tmpfs /tmp
 mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null
 mkdir -p /sys/fs/cgroup && mount -t cgroup2 none /sys/fs/cgroup 2>/dev/null
@@ -87,15 +140,14 @@ def make_initramfs(s, tree, out, job_script, dest, extra_dirs=()):
     if not gen.exists():
         die(f"{gen} is missing; the kernel build should have made it "
             "(CONFIG_BLK_DEV_INITRD=y)")
-    root = s.root if s.toolchain == "chroot" else Path("/")
-    busybox = root / "bin" / "busybox"
-    bash = root / "bin" / "bash-static"
+    busybox, bash = userland(s)
     for f in (busybox, bash):
         if not f.exists():
             die(f"{f} is missing; the toolchain needs busybox-static and bash-static")
     work = Path(dest).parent
     work.mkdir(parents=True, exist_ok=True)
-    (work / "init").write_text(INIT)
+    (work / "init").write_text(INIT.replace("@TAP@", s.a.channels[0])
+                               .replace("@AUX@", s.a.channels[1]))
     (work / "job.sh").write_text(job_script)
     lines = [
         "dir /dev 0755 0 0", "nod /dev/console 0600 0 0 c 5 1",
@@ -150,8 +202,9 @@ def boot(s, kernel, initrd, console, tapfile, timeout, mem="3G", append="",
          icount=False, progress=None, label="boot", extra_args=()):
     """Boot QEMU (TCG) and wait for poweroff or the timeout.
 
-    ttyS0 is the kernel console (console); ttyS1 carries the job's test
-    output (tapfile); ttyS2 goes to tapfile with the suffix .aux (used for
+    The kernel console goes to `console`; the job's test output
+    (/dev/rfl-tap in the guest) to tapfile; its auxiliary output
+    (/dev/rfl-aux) to tapfile with the suffix .aux (used for
     fuzzer traces). Returns (seconds, timed_out).
     """
     console, tapfile = Path(console), Path(tapfile)
@@ -159,20 +212,17 @@ def boot(s, kernel, initrd, console, tapfile, timeout, mem="3G", append="",
     console.parent.mkdir(parents=True, exist_ok=True)
     for f in (console, tapfile, aux):
         f.write_text("")
-    accel = "tcg"
-    cpu = "max"
+    a = s.a
+    if not a.qemu:
+        die(f"ARCH={s.arch} cannot be booted here: {a.boot_note}")
     extra = []
     if icount:
         extra = ["-icount", "shift=0,sleep=off,align=off"]
-    cmdline = ("console=ttyS0 panic=-1 oops=panic printk.devkmsg=on "
-               "hung_task_panic=0 " + append).strip()
-    qemu = ["qemu-system-x86_64", "-accel", accel, "-cpu", cpu, "-m", mem,
-            "-smp", "2", "-nodefaults", "-display", "none", "-no-reboot",
-            "-monitor", "none",
-            "-serial", f"file:{console}", "-serial", f"file:{tapfile}",
-            "-serial", f"file:{aux}",
-            "-kernel", str(kernel), "-initrd", str(initrd),
-            "-append", cmdline, *extra, *extra_args]
+    cmdline = (f"console={a.console} panic=-1 oops=panic printk.devkmsg=on "
+               "hung_task_panic=0 " + " ".join(a.kernel_params) + " " + append).strip()
+    qemu = a.qemu_argv(kernel, initrd, console, tapfile, aux, cmdline)
+    qemu[1:1] = ["-accel", "tcg", "-m", mem, "-smp", "2"]
+    qemu += [*extra, *extra_args]
     argv = (["timeout", "--signal=KILL", str(timeout)] + qemu)
     script = " ".join(shlex.quote(a) for a in argv)
     if s.toolchain == "chroot":

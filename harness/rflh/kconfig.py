@@ -25,19 +25,25 @@ def parse(text):
     return opts
 
 
-def fragments(repo, kind, variant):
-    """The fragments for a config kind ('test' or 'bench') and variant.
+def fragments(repo, kind, variant, arch="x86_64"):
+    """The fragments for a config kind ('test' or 'bench'), variant and arch.
 
-    base + kind for every variant; the series adds series.config and
+    base + kind + arch/<arch>.config for every variant (the architecture's
+    console, channels and needs, and what it cannot have, such as KASAN
+    with Rust on arm); the series adds series.config and
     series-<kind>.config, which name options only the series has.
     """
+    from . import arch as archmod
     d = Path(repo) / "configs"
-    files = [d / "base.config", d / f"{kind}.config"]
+    # The matrix build is the test config with matrix.config's changes.
+    kinds = {"matrix": ["test", "matrix"]}.get(kind, [kind])
+    files = ([d / "base.config"] + [d / f"{k}.config" for k in kinds]
+             + [archmod.config_fragment(repo, archmod.get(arch))])
     for f in files:
         if not f.exists():
             die(f"config fragment {f} is missing")
     if variant == "series" and has_series(repo):
-        files += [f for f in (d / "series.config", d / f"series-{kind}.config")
+        files += [f for f in [d / "series.config"] + [d / f"series-{k}.config" for k in kinds]
                   if f.exists()]
     return files
 

@@ -12,7 +12,7 @@ LINE = re.compile(r"^STRESS (\S+) (ok|FAIL|SKIP) (?:secs=([\d.]+) )?(.*)$")
 
 JOB = """set -u
 echo "RFL: populate_stress"
-/rfl/bin/populate_stress > /dev/ttyS2 2>/dev/console
+/rfl/bin/populate_stress > /dev/rfl-aux 2>/dev/console
 echo "RFL: populate_stress exit $?"
 exit 0
 """
@@ -54,11 +54,11 @@ def run(s):
         t = tree.sync(s, k, pristine, source.describe(s))
         out, _ = build.build_kernel(s, k, t, "test")
         tools = guest.build_guest_tools(s, out)
-        res = s.build / "stress" / k
+        res = s.build / ("stress" if s.arch == "x86_64" else f"stress-{s.arch}") / k
         res.mkdir(parents=True, exist_ok=True)
         guest.make_initramfs(s, t, out, JOB, res / "initramfs.cpio", [(tools, "/rfl/bin")])
         with stage(f"stress: {k}"):
-            secs, to = guest.boot(s, out / "arch/x86/boot/bzImage", res / "initramfs.cpio",
+            secs, to = guest.boot(s, out / s.a.image, res / "initramfs.cpio",
                                   res / "console.log", res / "out.tap", 900,
                                   progress=lambda l: l.startswith("RFL"), label=f"stress {k}")
         text = (res / "out.aux").read_text(errors="replace")

@@ -29,6 +29,13 @@ class Settings:
     toolchain: str
     ksrc: str
     jobs: int
+    arch: str = "x86_64"
+
+    @property
+    def a(self):
+        """The architecture entry (harness/rflh/arches/<arch>.py)."""
+        from . import arch
+        return arch.get(self.arch)
 
     @property
     def root(self):
@@ -42,7 +49,9 @@ class Settings:
         return self.cache / "out" / f"{variant or self.variant}-{config}"
 
     def results(self, variant=None):
-        return self.build / (variant or self.variant)
+        """build/<variant>, or build/<variant>-<arch> for another architecture."""
+        v = variant or self.variant
+        return self.build / (v if self.arch == "x86_64" else f"{v}-{self.arch}")
 
 
 VARIANTS = ("reference", "base", "series")
@@ -56,6 +65,10 @@ def settings_from_env():
     toolchain = os.environ.get("TOOLCHAIN", "chroot") or "chroot"
     if toolchain not in ("chroot", "host"):
         die(f"TOOLCHAIN={toolchain!r}: use TOOLCHAIN=host or leave it unset")
+    from . import arch as archmod
+    arch = os.environ.get("ARCH") or archmod.DEFAULT
+    # Every kbuild command the harness runs inherits the kernel's name for it.
+    os.environ["ARCH"] = archmod.get(arch).linux_arch
     jobs = os.environ.get("JOBS") or str(os.cpu_count() or 2)
     if not jobs.isdigit() or int(jobs) < 1:
         die(f"JOBS={jobs!r} must be a positive integer")
@@ -67,6 +80,7 @@ def settings_from_env():
         toolchain=toolchain,
         ksrc=os.environ.get("KSRC", ""),
         jobs=int(jobs),
+        arch=arch,
     )
 
 

@@ -27,8 +27,17 @@ class KconfigTest(unittest.TestCase):
         repo = Path(__file__).resolve().parents[2]
         ref = [f.name for f in kconfig.fragments(repo, "test", "reference")]
         ser = [f.name for f in kconfig.fragments(repo, "test", "series")]
-        self.assertEqual(ref, ["base.config", "test.config"])
+        self.assertEqual(ref, ["base.config", "test.config", "x86_64.config"])
         self.assertEqual(ser, ref + ["series.config", "series-test.config"])
+        arm = [f.name for f in kconfig.fragments(repo, "test", "series", "arm64")]
+        self.assertEqual(arm[2], "arm64.config")
+
+    def test_every_arch_entry_has_its_fragment(self):
+        from rflh import arch
+        repo = Path(__file__).resolve().parents[2]
+        for a in arch.ARCHES.values():
+            self.assertTrue(arch.config_fragment(repo, a).exists(), a.name)
+            self.assertEqual(len(a.channels), 2, a.name)
 
     def test_repo_fragments_keep_the_known_traps(self):
         repo = Path(__file__).resolve().parents[2]

@@ -1,0 +1,1 @@
+"""One module per architecture, each defining ARCH = rflh.arch.Arch(...)."""

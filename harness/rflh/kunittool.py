@@ -1,0 +1,103 @@
+"""The standard KUnit path: tools/testing/kunit/kunit.py with the series'
+kunitconfig (mm/.kunitconfig), on UML (kunit.py's default) or under QEMU
+(--arch=x86_64, --arch=arm64), exactly as a kernel developer runs it:
+
+    ./tools/testing/kunit/kunit.py run --kunitconfig=mm --make_options LLVM=1 [--arch=...]
+
+The build goes to the cache (--build_dir), the results to JSON (--json),
+which the verdict reads like the console's KTAP.
+"""
+
+import json
+import time
+from pathlib import Path
+
+from . import guest, source, toolchain, tree, verdict
+from .util import fmt_secs, in_root, log, stage
+
+KUNITCONFIG = "mm"          # mm/.kunitconfig
+SUITES = ["madvise_populate"]
+DOCTESTS = ["rust_doctest_kernel_mm_faultin_rs", "rust_doctest_kernel_mm_rs"]
+
+
+def command(arch, build_dir, json_file, jobs):
+    a = ["./tools/testing/kunit/kunit.py", "run", f"--kunitconfig={KUNITCONFIG}",
+         "--make_options", "LLVM=1", f"--build_dir={build_dir}", f"--json={json_file}",
+         f"--jobs={jobs}"]
+    if arch != "um":
+        a.append(f"--arch={arch}")
+    return a
+
+
+def run(s, arch="um", tree_dir=None, timeout=1800):
+    """Run kunit.py for `arch` on the series tree; return (checks, seconds)."""
+    toolchain.ensure(s)
+    if tree_dir is None:
+        pristine = source.pristine(s)
+        tree_dir = tree.sync(s, "series", pristine, source.describe(s))
+    if arch != "um":
+        # kunit.py boots QEMU itself; make sure the root has the binary.
+        from . import arch as archmod
+        from .util import Settings
+        s2 = Settings(**{**s.__dict__, "arch": arch})
+        guest.ensure_cross(s2)
+        archmod.get(arch)
+    res = s.results("series") / f"kunit-{arch}"
+    res.mkdir(parents=True, exist_ok=True)
+    build_dir = s.cache / "v" / "series" / f"kunit-{arch}"
+    js, logf = res / "kunit.json", res / "kunit.log"
+    js.unlink(missing_ok=True)
+    cmd = " ".join(command(arch, build_dir, js, s.jobs))
+    t0 = time.monotonic()
+    with stage(f"kunit.py run --kunitconfig={KUNITCONFIG} ({arch})"):
+        log(f"    $ {cmd}")
+        with open(logf, "w") as f:
+            r = in_root(s, f"cd {tree_dir} && ARCH= timeout {timeout} {cmd}", check=False,
+                        stdout=f, stderr=f)
+        log(f"    exit {r.returncode}; log {logf}")
+    secs = time.monotonic() - t0
+    text = js.read_text() if js.exists() else ""
+    checks = verdict.kunit_checks(text or None, SUITES, DOCTESTS)
+    for c in checks:
+        c.group = f"kunit-{arch}"
+    if r.returncode != 0 and not any(c.status == "fail" for c in checks):
+        checks.append(verdict.Check(f"kunit-{arch}", "kunit.py run exit status", "fail",
+                                    f"exit {r.returncode}; see {logf}"))
+    # kunit.py keeps the kernel log in the build directory; a splat there
+    # fails the run as on the console of a QEMU boot.
+    tlog = build_dir / "test.log"
+    klog = tlog.read_text(errors="replace") if tlog.exists() else ""
+    klog, known = strip_known_uml_splat(klog) if arch == "um" else (klog, False)
+    checks += [verdict.Check(f"kunit-{arch}", c.name, c.status, c.detail)
+               for c in verdict.scan_console(klog, False, False)]
+    if known:
+        checks.append(verdict.Check(
+            f"kunit-{arch}", "lockdep stays on under UML", "skip",
+            "no: UML's setup_arch() credits host randomness (add_bootloader_randomness()), "
+            "crng_reseed() walks random_ready_notifier under rcu_read_lock() before lockdep "
+            "records it, and the 'bad unlock balance' report turns lockdep off; see "
+            "docs/decisions.md"))
+    return checks, secs
+
+
+def strip_known_uml_splat(text):
+    """Remove UML's early-boot 'bad unlock balance' report (rcu_read_lock released in
+    atomic_notifier_call_chain() under _credit_init_bits(), during setup_arch()), which
+    upstream UML prints before any test runs. Returns (text, whether it was there)."""
+    lines = text.splitlines()
+    for i, l in enumerate(lines):
+        if "WARNING: bad unlock balance detected!" in l:
+            block = lines[i:i + 60]
+            end = next((j for j, b in enumerate(block) if b.startswith("random: crng init done")),
+                       None)
+            body = "\n".join(block[:end])
+            if end and "atomic_notifier_call_chain" in body and "_credit_init_bits" in body:
+                return "\n".join(lines[:i - 1] + lines[i + end:]), True
+    return text, False
+
+
+def main(s, arch):
+    checks, secs = run(s, arch)
+    print(verdict.summary(checks, f"kunit.py run --kunitconfig={KUNITCONFIG} --arch={arch} "
+                          f"({fmt_secs(secs)})"))
+    return 1 if verdict.counts(checks)[1] else 0

@@ -1,0 +1,172 @@
+"""`make matrix`: the series on every architecture that builds Rust.
+
+For each architecture of MATRIX (or MATRIX_ARCHES="a b"): configure the
+series' test config for it (configs/arch/<arch>.config; KASAN off, see
+matrix.config), build the kernel with Rust, check that CONFIG_RUST and
+CONFIG_MADVISE_POPULATE survived, count warnings in the series' files,
+run headers_install and check the uapi values, and, where QEMU can boot it
+with a Debian user space, boot it and run the upstream madv_populate
+selftest and the populate KUnit suite. UML runs its KUnit suite through
+kunit.py. One table at the end (and docs/matrix.md from a full run).
+"""
+
+import json
+import re
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from . import build, gates, guest, kconfig, kunittool, ktap, source, toolchain, tree, verdict
+from .util import Settings, die, fmt_secs, in_root, log, stage
+
+MATRIX = ("riscv64", "arm", "loongarch64", "s390x", "um")
+
+
+@dataclass
+class Row:
+    arch: str
+    build: str = "-"
+    warnings: str = "-"
+    uapi: str = "-"
+    boot: str = "-"
+    madv_populate: str = "-"
+    kunit: str = "-"
+    minutes: float = 0.0
+    note: str = ""
+
+
+JOB = """set -u
+echo "RFL: madv_populate"
+/kselftest/mm/madv_populate > /dev/rfl-tap 2>&1
+echo "RFL: madv_populate exit $?"
+exit 0
+"""
+
+
+def rustc_minimum(s, tree_dir, a):
+    r = in_root(s, f"cd {tree_dir} && SRCARCH={a.linux_arch} ARCH={a.linux_arch} "
+                "scripts/min-tool-version.sh rustc; rustc --version",
+                check=False, capture_output=True, text=True)
+    lines = r.stdout.split()
+    return (lines[0] if lines else "?"), (lines[2] if len(lines) > 2 else "?")
+
+
+def version_tuple(v):
+    return tuple(int(x) for x in re.findall(r"\d+", v)[:3])
+
+
+def one(s0, name, tree_dir):
+    s = Settings(**{**s0.__dict__, "arch": name})
+    a = s.a
+    row = Row(name)
+    t0 = time.monotonic()
+    try:
+        need, have = rustc_minimum(s, tree_dir, a)
+        if a.rust_note or version_tuple(have) < version_tuple(need):
+            row.build = "no"
+            row.note = a.rust_note or f"rustc {need} required, {have} installed"
+            return row
+        if name == "um":
+            checks, secs = kunittool.run(s, "um", tree_dir)
+            p, f, _ = verdict.counts([c for c in checks if c.group == "kunit-um"])
+            row.build = "yes" if p else "no"
+            row.kunit = f"{p}/{p + f}"
+            row.boot = "kunit.py"
+            row.note = "UML: built and run by kunit.py --arch=um"
+        else:
+            guest.ensure_cross(s)
+            out, _ = build.build_kernel(s, "series", tree_dir, "matrix")
+            cfg = kconfig.parse((out / ".config").read_text())
+            if cfg.get("CONFIG_RUST") != "y" or cfg.get("CONFIG_MADVISE_POPULATE") != "y":
+                row.build = "no"
+                row.note = "CONFIG_RUST or CONFIG_MADVISE_POPULATE did not survive olddefconfig"
+                return row
+            row.build = "yes"
+            files = gates.series_files(tree_dir)
+            warns = gates.new_code_warnings(s.results("series") / "build-matrix.log", files)
+            row.warnings = str(len(warns))
+            if warns:
+                row.note = warns[0][:120]
+        hdr = s.cache / "v" / "series" / f"hdr-{name}"
+        r = in_root(s, f"make -s -C {tree_dir} O={hdr} ARCH={a.linux_arch} headers_install "
+                    f"INSTALL_HDR_PATH={hdr}/usr >/dev/null 2>&1 && "
+                    f"grep -h 'MADV_POPULATE_' {hdr}/usr/include/asm-generic/mman-common.h "
+                    f"{hdr}/usr/include/asm/mman.h 2>/dev/null", check=False,
+                    capture_output=True, text=True)
+        ok = r.returncode == 0 and re.search(r"MADV_POPULATE_READ\s+22", r.stdout) and \
+            re.search(r"MADV_POPULATE_WRITE\s+23", r.stdout)
+        row.uapi = "22/23" if ok else "FAIL"
+        if name == "um" or row.build != "yes":
+            return row
+        if not a.qemu:
+            row.boot = "no"
+            row.note = (row.note + "; " if row.note else "") + a.boot_note
+            return row
+        inst = guest.build_selftests(s, tree_dir, out)
+        res = s.results("series") / "matrix"
+        res.mkdir(parents=True, exist_ok=True)
+        initrd = res / "initramfs.cpio"
+        guest.make_initramfs(s, tree_dir, out, JOB, initrd, [(inst, "/kselftest")])
+        with stage(f"matrix: boot {name} (QEMU TCG)"):
+            secs, to = guest.boot(s, out / a.image, initrd, res / "console.log",
+                                  res / "madv_populate.tap", 1800, mem=a.memory,
+                                  progress=lambda l: l.startswith("RFL") or " ok " in l,
+                                  label=f"matrix {name}")
+        console = (res / "console.log").read_text(errors="replace")
+        cons = verdict.scan_console(console, to)
+        row.boot = "yes" if not to and "RFL-SENTINEL" in console else "no"
+        bad = [c for c in cons if c.status == "fail"]
+        if bad:
+            row.note = (row.note + "; " if row.note else "") + f"{bad[0].name}: {bad[0].detail}"[:120]
+        top = ktap.parse((res / "madv_populate.tap").read_text(errors="replace"))
+        leaves = [c for t in top for _, c in t.leaves()]
+        row.madv_populate = f"{sum(c.status == 'ok' for c in leaves)}/{len(leaves)}"
+        js = res / "kunit.json"
+        in_root(s, f"python3 {tree_dir}/tools/testing/kunit/kunit.py parse --json={js} "
+                f"{res / 'console.log'} > /dev/null 2>&1", check=False)
+        kc = verdict.kunit_checks(js.read_text() if js.exists() else None,
+                                  kunittool.SUITES, kunittool.DOCTESTS)
+        mine = [c for c in kc if "madvise_populate" in c.name or "mm_faultin" in c.name
+                or "mm_rs" in c.name]
+        row.kunit = f"{sum(c.status == 'ok' for c in mine)}/{len(mine)}"
+        return row
+    except Exception as e:  # one architecture's failure must not hide the others
+        row.note = (row.note + "; " if row.note else "") + str(e).splitlines()[0][:160]
+        if row.build == "-":
+            row.build = "no"
+        return row
+    finally:
+        row.minutes = round((time.monotonic() - t0) / 60, 1)
+
+
+def table(rows):
+    lines = ["| arch | build (Rust, MADVISE_POPULATE=y) | warnings in series files | "
+             "uapi 22/23 | boot | madv_populate ok/total | KUnit ok/total | minutes | note |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        lines.append(f"| {r.arch} | {r.build} | {r.warnings} | {r.uapi} | {r.boot} | "
+                     f"{r.madv_populate} | {r.kunit} | {r.minutes} | {r.note} |")
+    return "\n".join(lines)
+
+
+def run(s, arches=MATRIX):
+    toolchain.ensure(s)
+    pristine = source.pristine(s)
+    with stage("tree: sync series with patches/"):
+        tree_dir = tree.sync(s, "series", pristine, source.describe(s))
+    rows = []
+    for name in arches:
+        with stage(f"matrix: {name}"):
+            rows.append(one(s, name, tree_dir))
+            log(f"    {asdict(rows[-1])}")
+    md = table(rows)
+    out = s.build / "matrix"
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "matrix.md").write_text(md + "\n")
+    (out / "matrix.json").write_text(json.dumps([asdict(r) for r in rows], indent=1))
+    print(md)
+    log(f"matrix: {out / 'matrix.md'}")
+    fails = [r for r in rows if r.build == "yes" and (r.warnings not in ("0", "-") or
+             r.uapi == "FAIL" or (r.boot == "yes" and not r.madv_populate.startswith(
+                 r.madv_populate.split("/")[-1] + "/")))]
+    return 1 if fails else 0
