@@ -84,7 +84,8 @@ def userland(s):
         root = s.root if s.toolchain == "chroot" else Path("/")
         return root / "bin" / "busybox", root / "bin" / "bash-static"
     d = s.cache / "userland" / a.deb_arch
-    busybox, bash = d / "bin" / "busybox", d / "bin" / "bash-static"
+    # Debian trixie's packages are merged-/usr: the binaries are in usr/bin.
+    busybox, bash = d / "usr" / "bin" / "busybox", d / "usr" / "bin" / "bash-static"
     if busybox.exists() and bash.exists():
         return busybox, bash
     with stage(f"guest: busybox-static and bash-static for {a.deb_arch} (Debian)"):
