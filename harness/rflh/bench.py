@@ -378,9 +378,12 @@ def report(agg, probes, meta, outdir, contention=None):
             f"{r['size_mib']} MiB {r['map']} {r['backing']} {r['op']}: {r['rust_c_ratio_icount']:.4f}"
             for r in slower],
     }
+    def r4(x):
+        return "n/a" if x is None else f"{x:.4f}"
     lines += ["", f"Median Rust/C ratio (icount): all rows "
-              f"{summary['median_ratio_all_rows']}, POPULATE rows "
-              f"{summary['median_ratio_populate_rows']}.",
+              f"{r4(summary['median_ratio_all_rows'])}, POPULATE rows "
+              f"{r4(summary['median_ratio_populate_rows'])}"
+              + (f" (range {min(pop):.4f} to {max(pop):.4f} over {len(pop)} rows)." if pop else "."),
               f"Rows where Rust is more than 1% slower: "
               f"{len(slower)}" + "".join(f"\n- {x}" for x in summary["rows_rust_more_than_1pct_slower"])]
     targets = contention_targets(contention) if contention else []
