@@ -18,5 +18,14 @@ class UserlandTest(unittest.TestCase):
             self.assertEqual(guest.userland(s), (b / "busybox", b / "bash-static"))
 
 
+
+class MadvPopulateCasesTest(unittest.TestCase):
+    def test_soft_dirty_decides_the_case_count(self):
+        from rflh import check
+        self.assertEqual(check.madv_populate_cases("CONFIG_MEM_SOFT_DIRTY=y\n"), 21)
+        self.assertEqual(check.madv_populate_cases("# CONFIG_MEM_SOFT_DIRTY is not set\n"), 16)
+        self.assertEqual(check.madv_populate_cases(""), 16)
+
+
 if __name__ == "__main__":
     unittest.main()
