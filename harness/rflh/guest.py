@@ -69,10 +69,18 @@ def ensure_cross(s):
     if not pkgs or s.toolchain != "chroot":
         return
     stamp = s.root / f".stamp-{s.arch}"
-    if stamp.exists():
+    if stamp.exists() and stamp.read_text().split() == pkgs:
         return
     with stage(f"toolchain: install {' '.join(pkgs)} for {s.arch}"):
-        in_root(s, f"apt-get update -qq && apt-get install -y -qq {' '.join(pkgs)} >/dev/null")
+        # Packages of another Debian architecture (liburing-dev:arm64) need it
+        # added to dpkg first.
+        foreign = sorted({p.split(":", 1)[1] for p in pkgs if ":" in p})
+        add = "".join(f"dpkg --add-architecture {f} && " for f in foreign)
+        # A list that fails to refresh (a mirror mid-sync) need not stop the
+        # install: the packages are usually in the lists already there.
+        in_root(s, f"{add}true; apt-get update -qq || echo 'apt-get update failed; "
+                   f"installing from the package lists already present' >&2; "
+                   f"apt-get install -y -qq {' '.join(pkgs)} >/dev/null")
         stamp.write_text(" ".join(pkgs) + "\n")
 
 

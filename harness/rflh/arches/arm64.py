@@ -16,5 +16,7 @@ ARCH = Arch(
     virtio_serial_device="virtio-serial-device",
     cross_compile="aarch64-linux-gnu-",
     deb_arch="arm64",
-    cross_packages=("gcc-aarch64-linux-gnu", "libc6-dev-arm64-cross"),
+    # liburing-dev: the mm selftests cow and gup_longterm link -luring
+    # statically when its header is found.
+    cross_packages=("gcc-aarch64-linux-gnu", "libc6-dev-arm64-cross", "liburing-dev:arm64"),
 )
