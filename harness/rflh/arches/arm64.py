@@ -16,7 +16,8 @@ ARCH = Arch(
     virtio_serial_device="virtio-serial-device",
     cross_compile="aarch64-linux-gnu-",
     deb_arch="arm64",
-    # liburing-dev: the mm selftests cow and gup_longterm link -luring
-    # statically when its header is found.
-    cross_packages=("gcc-aarch64-linux-gnu", "libc6-dev-arm64-cross", "liburing-dev:arm64"),
+    # The mm selftests link statically with -luring (cow, gup_longterm, when
+    # its header is found), -lcap and -lnuma (tools/testing/selftests/mm/Makefile).
+    cross_packages=("gcc-aarch64-linux-gnu", "libc6-dev-arm64-cross", "liburing-dev:arm64",
+                    "libcap-dev:arm64", "libnuma-dev:arm64"),
 )
