@@ -33,6 +33,7 @@ class Row:
     kunit: str = "-"
     minutes: float = 0.0
     note: str = ""
+    blocked: bool = False  # cannot be built here for a stated reason (toolchain)
 
 
 JOB = """set -u
@@ -64,6 +65,7 @@ def one(s0, name, tree_dir):
         need, have = rustc_minimum(s, tree_dir, a)
         if a.rust_note or version_tuple(have) < version_tuple(need):
             row.build = "no"
+            row.blocked = True
             row.note = a.rust_note or f"rustc {need} required, {have} installed"
             return row
         if name == "um":
@@ -131,7 +133,9 @@ def one(s0, name, tree_dir):
         row.kunit = f"{sum(c.status == 'ok' for c in mine)}/{len(mine)}"
         return row
     except Exception as e:  # one architecture's failure must not hide the others
-        row.note = (row.note + "; " if row.note else "") + str(e).splitlines()[0][:160]
+        # The first lines of the error name what failed (the dropped options).
+        msg = "; ".join(l.strip() for l in str(e).splitlines()[:4] if l.strip())
+        row.note = (row.note + "; " if row.note else "") + msg[:400]
         if row.build == "-":
             row.build = "no"
         return row
@@ -166,7 +170,10 @@ def run(s, arches=MATRIX):
     (out / "matrix.json").write_text(json.dumps([asdict(r) for r in rows], indent=1))
     print(md)
     log(f"matrix: {out / 'matrix.md'}")
-    fails = [r for r in rows if r.build == "yes" and (r.warnings not in ("0", "-") or
+    # A build that fails without a stated reason is a failure of the matrix,
+    # not a row to read past.
+    fails = [r for r in rows if r.build == "no" and not r.blocked]
+    fails += [r for r in rows if r.build == "yes" and (r.warnings not in ("0", "-") or
              r.uapi == "FAIL" or (r.boot == "yes" and not r.madv_populate.startswith(
                  r.madv_populate.split("/")[-1] + "/")))]
     return 1 if fails else 0
