@@ -16,5 +16,7 @@ ARCH = Arch(
     virtio_serial_device="virtio-serial-device",
     cross_compile="riscv64-linux-gnu-",
     deb_arch="riscv64",
-    cross_packages=("gcc-riscv64-linux-gnu", "libc6-dev-riscv64-cross"),
+    # Static -luring, -lcap and -lnuma for the mm selftests, as on arm64.
+    cross_packages=("gcc-riscv64-linux-gnu", "libc6-dev-riscv64-cross", "liburing-dev:riscv64",
+                    "libcap-dev:riscv64", "libnuma-dev:riscv64"),
 )
