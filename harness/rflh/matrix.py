@@ -101,7 +101,7 @@ def one(s0, name, tree_dir):
         if name == "um" or row.build != "yes":
             return row
         if not a.qemu:
-            row.boot = "no"
+            row.boot = "n/a"
             row.note = (row.note + "; " if row.note else "") + a.boot_note
             return row
         inst = guest.build_selftests(s, tree_dir, out)
@@ -173,6 +173,7 @@ def run(s, arches=MATRIX):
     # A build that fails without a stated reason is a failure of the matrix,
     # not a row to read past.
     fails = [r for r in rows if r.build == "no" and not r.blocked]
+    fails += [r for r in rows if r.boot == "no"]  # "n/a" where QEMU cannot boot it
     fails += [r for r in rows if r.build == "yes" and (r.warnings not in ("0", "-") or
              r.uapi == "FAIL" or (r.boot == "yes" and not r.madv_populate.startswith(
                  r.madv_populate.split("/")[-1] + "/")))]
