@@ -38,6 +38,10 @@ class Arch:
     channel_kind: str = "serial"
     virtio_serial_device: str = "virtio-serial-pci"
     boot_note: str = ""
+    # kunit.py's --arch name (tools/testing/kunit/qemu_configs/), for an
+    # architecture whose KUnit run goes through kunit.py when the harness
+    # cannot boot it with a user space of its own (loongarch, um).
+    kunit_arch: str = ""
     extra_qemu: tuple = ()
     memory: str = "3G"
     # User space: "" builds natively; otherwise the cross compiler prefix and
@@ -90,6 +94,16 @@ def get(name):
         die(f"ARCH={name!r} is not one of {', '.join(sorted(ARCHES))}; the entries are in "
             "harness/rflh/arches/")
     return ARCHES[name]
+
+
+def for_kunit(kunit_arch):
+    """The entry whose kunit.py --arch name is `kunit_arch` (by default an
+    entry's kunit.py name is its own name: x86_64, arm64)."""
+    for a in ARCHES.values():
+        if (a.kunit_arch or a.name) == kunit_arch:
+            return a
+    die(f"no entry in harness/rflh/arches/ runs kunit.py --arch={kunit_arch}; known: "
+        f"{', '.join(sorted(a.kunit_arch or a.name for a in ARCHES.values()))}")
 
 
 def config_fragment(repo, a):

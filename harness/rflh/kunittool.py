@@ -39,9 +39,8 @@ def run(s, arch="um", tree_dir=None, timeout=1800):
         # kunit.py boots QEMU itself; make sure the root has the binary.
         from . import arch as archmod
         from .util import Settings
-        s2 = Settings(**{**s.__dict__, "arch": arch})
+        s2 = Settings(**{**s.__dict__, "arch": archmod.for_kunit(arch).name})
         guest.ensure_cross(s2)
-        archmod.get(arch)
     res = s.results("series") / f"kunit-{arch}"
     res.mkdir(parents=True, exist_ok=True)
     build_dir = s.cache / "v" / "series" / f"kunit-{arch}"

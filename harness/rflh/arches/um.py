@@ -10,4 +10,5 @@ ARCH = Arch(
     boot_note=("UML is not booted with QEMU; its KUnit run goes through kunit.py "
                "(make kunit), which builds and runs the UML kernel itself"),
     console="tty0",
+    kunit_arch="um",
 )

@@ -1,0 +1,55 @@
+import unittest
+
+from rflh import arch, matrix
+from rflh.util import HarnessError
+from rflh.matrix import Row
+
+
+class MatrixVerdictTest(unittest.TestCase):
+    def ok_row(self, **kw):
+        base = dict(arch="riscv64", build="yes", warnings="0", uapi="22/23", boot="yes",
+                    madv_populate="16/16", kunit="17/17")
+        base.update(kw)
+        return Row(**base)
+
+    def test_a_complete_row_passes(self):
+        self.assertEqual(matrix.failures([self.ok_row()]), [])
+
+    def test_a_blocked_build_with_a_reason_passes(self):
+        r = Row("s390x", build="no", blocked=True, note="rustc 1.96.0 required")
+        self.assertEqual(matrix.failures([r]), [])
+
+    def test_each_defect_fails(self):
+        for kw in (dict(build="no"), dict(boot="no"), dict(warnings="2"), dict(uapi="FAIL"),
+                   dict(madv_populate="15/16"), dict(madv_populate="0/0"),
+                   dict(kunit="16/17"), dict(kunit="0/0")):
+            with self.subTest(**kw):
+                self.assertEqual(len(matrix.failures([self.ok_row(**kw)])), 1)
+
+    def test_kunit_only_rows(self):
+        # loongarch: no user space, KUnit through kunit.py.
+        r = self.ok_row(arch="loongarch64", boot="kunit.py", madv_populate="n/a")
+        self.assertEqual(matrix.failures([r]), [])
+        r = self.ok_row(arch="loongarch64", boot="kunit.py", madv_populate="n/a", kunit="3/4")
+        self.assertEqual(len(matrix.failures([r])), 1)
+
+    def test_complete(self):
+        self.assertTrue(matrix.complete("21/21"))
+        self.assertFalse(matrix.complete("20/21"))
+        self.assertFalse(matrix.complete("-"))
+
+
+class ArchEntryTest(unittest.TestCase):
+    def test_kunit_names(self):
+        self.assertEqual(arch.for_kunit("loongarch").name, "loongarch64")
+        self.assertEqual(arch.for_kunit("um").name, "um")
+        self.assertEqual(arch.for_kunit("arm64").name, "arm64")
+        self.assertEqual(arch.for_kunit("x86_64").name, "x86_64")
+
+    def test_unknown_kunit_name_is_an_error(self):
+        with self.assertRaises(HarnessError):
+            arch.for_kunit("sparc")
+
+
+if __name__ == "__main__":
+    unittest.main()
