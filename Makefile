@@ -5,9 +5,9 @@
 #           CACHE=/var/cache/rfl-populate  JOBS=N
 PY     ?= python3
 RFLH    = cd harness && $(PY) -m rflh
-export VARIANT TOOLCHAIN KSRC CACHE JOBS ARCH KUNIT_ARCH MATRIX_ARCHES BUILD ROUNDS SIZES ITERATIONS CONTENTION_MIB CONTENTION_ROUNDS SEED0 SEEDS NOPS NEGATIVE
+export CMD VARIANT TOOLCHAIN KSRC CACHE JOBS ARCH KUNIT_ARCH MATRIX_ARCHES BUILD ROUNDS SIZES ITERATIONS CONTENTION_MIB CONTENTION_ROUNDS SEED0 SEEDS NOPS NEGATIVE
 
-.PHONY: all demo check bench negative cross-mips fuzz fuzz-record stress each-patch kunit matrix harness-test tree tree-reset export tree-status build help
+.PHONY: all demo check bench negative cross-mips fuzz fuzz-record stress each-patch kunit matrix shell harness-test tree tree-reset export tree-status build help
 all: demo
 
 demo:
@@ -54,6 +54,11 @@ kunit:
 # with CLIPPY=1 and make rustdoc.
 each-patch:
 	$(RFLH) each-patch
+
+# A shell in the toolchain root, in the series tree (CMD="..." runs one
+# command): kunit.py, checkpatch.pl and make run there as documented.
+shell:
+	@$(RFLH) shell
 
 harness-test:
 	@echo "==> harness unit tests"

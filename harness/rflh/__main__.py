@@ -4,7 +4,7 @@ import os
 import sys
 
 from . import bench, build, check, cross, fuzz, kunittool, matrix, negative, perpatch, stress, source, toolchain, tree
-from .util import HarnessError, log, settings_from_env, stage
+from .util import HarnessError, die, in_root, log, settings_from_env, stage
 
 
 def prepare(s, variant=None):
@@ -102,6 +102,20 @@ def cmd_kunit(s, args):
     return kunittool.main(s, os.environ.get("KUNIT_ARCH") or "um")
 
 
+def cmd_shell(s, args):
+    """A shell in the toolchain root, in the series tree: where the kernel's
+    own commands (kunit.py, checkpatch.pl, make LLVM=1) run as documented.
+    CMD="..." runs one command instead of an interactive shell."""
+    t = prepare(s, "series")
+    cmd = os.environ.get("CMD") or ""
+    if s.toolchain != "chroot":
+        die("make shell is for the toolchain root; with TOOLCHAIN=host use your own shell")
+    print(f"toolchain root {s.root}, tree {t}" + ("" if cmd else "; exit to leave"),
+          file=sys.stderr)
+    r = in_root(s, f"cd {t} && " + (cmd if cmd else "exec bash -i"), check=False)
+    return r.returncode
+
+
 def cmd_each_patch(s, args):
     return perpatch.run(s)
 
@@ -110,6 +124,7 @@ COMMANDS = {
     "matrix": cmd_matrix,
     "kunit": cmd_kunit,
     "each-patch": cmd_each_patch,
+    "shell": cmd_shell,
     "stress": cmd_stress,
     "fuzz": cmd_fuzz,
     "fuzz-record": cmd_fuzz_record,
