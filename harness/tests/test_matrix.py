@@ -33,6 +33,20 @@ class MatrixVerdictTest(unittest.TestCase):
         r = self.ok_row(arch="loongarch64", boot="kunit.py", madv_populate="n/a", kunit="3/4")
         self.assertEqual(len(matrix.failures([r])), 1)
 
+    def test_a_case_that_fails_on_c_v73_too_passes(self):
+        r = self.ok_row(madv_populate="15/16", reference="15/16", same_as_reference=True)
+        self.assertEqual(matrix.failures([r]), [])
+        self.assertIn("15/16 (C v7.3: 15/16)", matrix.table([r]))
+        r = self.ok_row(madv_populate="15/16", reference="16/16", same_as_reference=False)
+        self.assertEqual(len(matrix.failures([r])), 1)
+
+    def test_outcomes_compare_case_by_case(self):
+        from rflh.ktap import Case
+        a = [("x", Case("x", "ok")), ("y", Case("y", "fail"))]
+        b = [("x", Case("x", "fail")), ("y", Case("y", "ok"))]
+        self.assertEqual(matrix.ratio(a), matrix.ratio(b))
+        self.assertNotEqual(matrix.outcomes(a), matrix.outcomes(b))
+
     def test_complete(self):
         self.assertTrue(matrix.complete("21/21"))
         self.assertFalse(matrix.complete("20/21"))
