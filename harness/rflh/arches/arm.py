@@ -17,5 +17,7 @@ ARCH = Arch(
     memory="1G",
     cross_compile="arm-linux-gnueabihf-",
     deb_arch="armhf",
-    cross_packages=("gcc-arm-linux-gnueabihf", "libc6-dev-armhf-cross"),
+    # Static -luring, -lcap and -lnuma for the mm selftests, as on arm64.
+    cross_packages=("gcc-arm-linux-gnueabihf", "libc6-dev-armhf-cross", "liburing-dev:armhf",
+                    "libcap-dev:armhf", "libnuma-dev:armhf"),
 )
