@@ -9,6 +9,7 @@ which the verdict reads like the console's KTAP.
 """
 
 import json
+import threading
 import time
 from pathlib import Path
 
@@ -50,9 +51,15 @@ def run(s, arch="um", tree_dir=None, timeout=1800):
     t0 = time.monotonic()
     with stage(f"kunit.py run --kunitconfig={KUNITCONFIG} ({arch})"):
         log(f"    $ {cmd}")
-        with open(logf, "w") as f:
-            r = in_root(s, f"cd {tree_dir} && ARCH= timeout {timeout} {cmd}", check=False,
-                        stdout=f, stderr=f)
+        done = threading.Event()
+        th = threading.Thread(target=ticker, args=(done, logf, build_dir, t0), daemon=True)
+        th.start()
+        try:
+            with open(logf, "w") as f:
+                r = in_root(s, f"cd {tree_dir} && ARCH= timeout {timeout} {cmd}", check=False,
+                            stdout=f, stderr=f)
+        finally:
+            done.set()
         log(f"    exit {r.returncode}; log {logf}")
     secs = time.monotonic() - t0
     text = js.read_text() if js.exists() else ""
@@ -77,6 +84,21 @@ def run(s, arch="um", tree_dir=None, timeout=1800):
             "records it, and the 'bad unlock balance' report turns lockdep off; see "
             "docs/decisions.md"))
     return checks, secs
+
+
+def ticker(done, logf, build_dir, t0, every=30):
+    """kunit.py is silent while it builds: every `every` s, log the elapsed
+    time, the objects in the build directory and kunit.py's last line."""
+    while not done.wait(every):
+        last = ""
+        try:
+            lines = [l.strip() for l in Path(logf).read_text(errors="replace").splitlines()]
+            last = next((l for l in reversed(lines) if l), "")
+        except OSError:
+            pass
+        objs = sum(1 for _ in Path(build_dir).rglob("*.o")) if Path(build_dir).exists() else 0
+        log(f"    kunit.py: {fmt_secs(time.monotonic() - t0)} elapsed, {objs} objects; "
+            f"{last[:100]}")
 
 
 def strip_known_uml_splat(text):
