@@ -37,6 +37,8 @@ class Row:
     # Only when a madv_populate case fails: unmodified v7.3 on the same arch.
     reference: str = "-"
     same_as_reference: bool = False
+    # Failed checks outside the cells: console splats, other KUnit tests.
+    other_failures: int = 0
 
 
 JOB = """set -u
@@ -73,9 +75,8 @@ def one(s0, name, tree_dir):
             return row
         if name == "um":
             checks, secs = kunittool.run(s, a.kunit_arch, tree_dir)
-            p, f, _ = verdict.counts([c for c in checks if c.group == "kunit-um"])
-            row.build = "yes" if p else "no"
-            row.kunit = f"{p}/{p + f}"
+            row.build = "yes" if verdict.counts(checks)[0] else "no"
+            kunit_cells(row, checks)
             row.boot = "kunit.py"
             row.note = "UML: built and run by kunit.py --arch=um"
         else:
@@ -110,17 +111,17 @@ def one(s0, name, tree_dir):
                 return row
             # No user space of ours, but kunit.py's QEMU config boots it.
             checks, _ = kunittool.run(s, a.kunit_arch, tree_dir)
-            p, f, _ = verdict.counts(checks)
             row.boot = "kunit.py" if checks and not any(
                 c.name == "kunit.py run exit status" for c in checks) else "no"
             row.madv_populate = "n/a"
-            row.kunit = f"{p}/{p + f}"
+            kunit_cells(row, checks)
             return row
         res = s.results("series") / "matrix"
         console, leaves, to = boot_madv_populate(s, tree_dir, out, res)
         cons = verdict.scan_console(console, to)
         row.boot = "yes" if not to and "RFL-SENTINEL" in console else "no"
         bad = [c for c in cons if c.status == "fail"]
+        row.other_failures += len(bad)
         if bad:
             row.note = (row.note + "; " if row.note else "") + f"{bad[0].name}: {bad[0].detail}"[:120]
         row.madv_populate = ratio(leaves)
@@ -130,11 +131,8 @@ def one(s0, name, tree_dir):
         js = res / "kunit.json"
         in_root(s, f"python3 {tree_dir}/tools/testing/kunit/kunit.py parse --json={js} "
                 f"{res / 'console.log'} > /dev/null 2>&1", check=False)
-        kc = verdict.kunit_checks(js.read_text() if js.exists() else None,
-                                  kunittool.SUITES, kunittool.DOCTESTS)
-        mine = [c for c in kc if "madvise_populate" in c.name or "mm_faultin" in c.name
-                or "mm_rs" in c.name]
-        row.kunit = f"{sum(c.status == 'ok' for c in mine)}/{len(mine)}"
+        kunit_cells(row, verdict.kunit_checks(js.read_text() if js.exists() else None,
+                                              kunittool.SUITES, kunittool.DOCTESTS))
         return row
     except Exception as e:  # one architecture's failure must not hide the others
         # The first lines of the error name what failed (the dropped options).
@@ -145,6 +143,25 @@ def one(s0, name, tree_dir):
         return row
     finally:
         row.minutes = round((time.monotonic() - t0) / 60, 1)
+
+
+def ours(c):
+    """A KUnit check of the series: the populate suite or the doctests of
+    kernel::mm::faultin and kernel::mm."""
+    return "madvise_populate" in c.name or "mm_faultin" in c.name or "mm_rs" in c.name
+
+
+def kunit_cells(row, checks):
+    """The KUnit cell counts the series' cases only, on every row, however
+    they ran; any other failed check (another test, a splat in the kernel
+    log, kunit.py's exit status) fails the row and is named in the note."""
+    mine = [c for c in checks if ours(c)]
+    row.kunit = f"{sum(c.status == 'ok' for c in mine)}/{len(mine)}"
+    other = [c for c in checks if not ours(c) and c.status == "fail"]
+    row.other_failures += len(other)
+    if other:
+        row.note = (row.note + "; " if row.note else "") + (
+            f"{len(other)} other failed: {other[0].name}: {other[0].detail}")[:200]
 
 
 def boot_madv_populate(s, tree_dir, out, res):
@@ -226,7 +243,8 @@ def failures(rows):
     """The rows that fail the matrix. A build that fails without a stated
     reason is a failure, not a row to read past; so is a boot that fails
     ("n/a" where QEMU cannot boot the arch), a warning in a series file, a
-    wrong uapi value, a KUnit cell with a case not ok, and a madv_populate
+    wrong uapi value, a splat or another failed check (other_failures), a
+    KUnit cell with a case not ok, and a madv_populate
     cell with a case not ok, unless unmodified v7.3 booted on the same arch
     has the same outcome in every case (an upstream test or arch matter,
     not the series')."""
@@ -236,7 +254,7 @@ def failures(rows):
                 or (r.build == "yes" and (r.warnings not in ("0", "-") or r.uapi == "FAIL"))
                 or (r.boot == "yes" and not complete(r.madv_populate)
                     and not r.same_as_reference)
-                or ("/" in r.kunit and not complete(r.kunit))):
+                or ("/" in r.kunit and not complete(r.kunit)) or r.other_failures):
             fails.append(r)
     return fails
 

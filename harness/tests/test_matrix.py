@@ -22,7 +22,7 @@ class MatrixVerdictTest(unittest.TestCase):
     def test_each_defect_fails(self):
         for kw in (dict(build="no"), dict(boot="no"), dict(warnings="2"), dict(uapi="FAIL"),
                    dict(madv_populate="15/16"), dict(madv_populate="0/0"),
-                   dict(kunit="16/17"), dict(kunit="0/0")):
+                   dict(kunit="16/17"), dict(kunit="0/0"), dict(other_failures=1)):
             with self.subTest(**kw):
                 self.assertEqual(len(matrix.failures([self.ok_row(**kw)])), 1)
 
@@ -46,6 +46,21 @@ class MatrixVerdictTest(unittest.TestCase):
         b = [("x", Case("x", "fail")), ("y", Case("y", "ok"))]
         self.assertEqual(matrix.ratio(a), matrix.ratio(b))
         self.assertNotEqual(matrix.outcomes(a), matrix.outcomes(b))
+
+    def test_kunit_cell_counts_the_series_cases_and_fails_on_others(self):
+        from rflh.verdict import Check
+        checks = [Check("kunit", "madvise_populate: a", "ok"),
+                  Check("kunit", "rust_doctests_kernel: rust_doctest_kernel_mm_faultin_rs_0", "ok"),
+                  Check("kunit", "rust_doctests_kernel: rust_doctest_kernel_xarray_rs_0", "ok")]
+        r = self.ok_row()
+        matrix.kunit_cells(r, checks)
+        self.assertEqual((r.kunit, r.other_failures), ("2/2", 0))
+        checks.append(Check("kunit-um", "no KASAN report", "fail", "KASAN: ..."))
+        r = self.ok_row()
+        matrix.kunit_cells(r, checks)
+        self.assertEqual((r.kunit, r.other_failures), ("2/2", 1))
+        self.assertIn("no KASAN report", r.note)
+        self.assertEqual(len(matrix.failures([r])), 1)
 
     def test_complete(self):
         self.assertTrue(matrix.complete("21/21"))
