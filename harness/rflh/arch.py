@@ -49,6 +49,9 @@ class Arch:
     cross_compile: str = ""
     deb_arch: str = "amd64"
     cross_packages: tuple = ()
+    # Extra CFLAGS for the mm selftests (an upstream test that does not build
+    # as it stands on this arch).
+    selftest_cflags: str = ""
     kernel_params: tuple = field(default_factory=tuple)
 
     @property

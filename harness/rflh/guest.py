@@ -31,13 +31,14 @@ def build_selftests(s, tree, out):
             make -s -C {tree} O={out} LLVM=1 ARCH={a.linux_arch} headers >/dev/null
             make -C {tree}/tools/testing/selftests TARGETS=mm O={bdir} {cross} \\
                 KHDR_INCLUDES='-isystem {out}/usr/include' \\
-                CC={a.cross_compile}gcc EXTRA_CFLAGS=-static -j{s.jobs} \\
+                CC={a.cross_compile}gcc EXTRA_CFLAGS='-static {a.selftest_cflags}' -j{s.jobs} \\
                 INSTALL_PATH={inst} install
         """, check=False, stdout=open(logf, "w"), stderr=subprocess.STDOUT)
         if r.returncode != 0:
-            tail = logf.read_text(errors="replace").splitlines()[-15:]
-            die("building the mm selftests failed; last lines of "
-                f"{logf}:\n  " + "\n  ".join(tail))
+            lines = logf.read_text(errors="replace").splitlines()
+            errs = [l for l in lines if " error: " in l or ": error:" in l][:8]
+            die(f"building the mm selftests failed; {'errors' if errs else 'last lines'} in "
+                f"{logf}:\n  " + "\n  ".join(errs or lines[-15:]))
         n = len([p for p in (inst / "mm").iterdir() if os.access(p, os.X_OK)])
         log(f"    {n} executables in {inst}/mm")
     return inst
