@@ -5,7 +5,7 @@
 #           CACHE=/var/cache/rfl-populate  JOBS=N
 PY     ?= python3
 RFLH    = cd harness && $(PY) -m rflh
-export CMD VARIANT TOOLCHAIN KSRC CACHE JOBS ARCH KUNIT_ARCH MATRIX_ARCHES BUILD ROUNDS SIZES ITERATIONS CONTENTION_MIB CONTENTION_ROUNDS SEED0 SEEDS NOPS NEGATIVE
+export CMD KUNIT_KVM VARIANT TOOLCHAIN KSRC CACHE JOBS ARCH KUNIT_ARCH MATRIX_ARCHES BUILD ROUNDS SIZES ITERATIONS CONTENTION_MIB CONTENTION_ROUNDS SEED0 SEEDS NOPS NEGATIVE
 
 .PHONY: all demo check bench negative cross-mips fuzz fuzz-record stress each-patch kunit matrix shell harness-test tree tree-reset export tree-status build help
 all: demo
