@@ -112,7 +112,9 @@ def cmd_shell(s, args):
         die("make shell is for the toolchain root; with TOOLCHAIN=host use your own shell")
     print(f"toolchain root {s.root}, tree {t}" + ("" if cmd else "; exit to leave"),
           file=sys.stderr)
-    r = in_root(s, f"cd {t} && " + (cmd if cmd else "exec bash -i"), check=False)
+    # As in make kunit: kunit.py's QEMU must not take a /dev/kvm that hangs.
+    r = in_root(s, f"{kunittool.hide_kvm()}cd {t} && " + (cmd if cmd else "exec bash -i"),
+                check=False)
     return r.returncode
 
 
