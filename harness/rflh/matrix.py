@@ -7,7 +7,10 @@ CONFIG_MADVISE_POPULATE survived, count warnings in the series' files,
 run headers_install and check the uapi values, and, where QEMU can boot it
 with a Debian user space, boot it and run the upstream madv_populate
 selftest and the populate KUnit suite. UML, and loongarch (no Debian
-user space for it), run the KUnit suite through kunit.py. One table at the end (and docs/matrix.md from a full run).
+user space for it), run the KUnit suite through kunit.py. A failed
+madv_populate case is compared with unmodified v7.3 on the same arch.
+One table at the end, in build/matrix/matrix.md (docs/matrix.md holds a
+measured copy with its context).
 """
 
 import json
