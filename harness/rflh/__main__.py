@@ -113,8 +113,8 @@ def cmd_shell(s, args):
     print(f"toolchain root {s.root}, tree {t}" + ("" if cmd else "; exit to leave"),
           file=sys.stderr)
     # As in make kunit: kunit.py's QEMU must not take a /dev/kvm that hangs.
-    r = in_root(s, f"{kunittool.hide_kvm()}cd {t} && " + (cmd if cmd else "exec bash -i"),
-                check=False)
+    r = in_root(s, f"cd {t} && " + (cmd if cmd else "exec bash -i"), check=False,
+                hide_kvm=kunittool.hide_kvm())
     return r.returncode
 
 

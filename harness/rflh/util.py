@@ -124,8 +124,10 @@ def run(cmd, check=True, **kw):
     return r
 
 
-def root_argv(s, script):
-    """argv that runs a bash script inside the toolchain root (see in_root)."""
+def root_argv(s, script, hide_kvm=False):
+    """argv that runs a bash script inside the toolchain root (see in_root).
+    hide_kvm: /dev/kvm becomes /dev/null in the root (the host's mount does
+    it, before the chroot: a fresh root has no mount(8))."""
     root = s.root
     binds = [str(s.repo), str(s.cache), str(s.build)]
     if s.ksrc:
@@ -136,6 +138,8 @@ def root_argv(s, script):
             seen.append(b)
     r = shlex.quote(str(root))
     mounts = [f"mount --bind /dev {r}/dev", f"mount -t proc proc {r}/proc"]
+    if hide_kvm:
+        mounts.append(f"{{ [ ! -e {r}/dev/kvm ] || mount --bind /dev/null {r}/dev/kvm; }}")
     for b in seen:
         q = shlex.quote(b)
         mounts.append(f"mkdir -p {r}{q} && mount --bind {q} {r}{q}")
@@ -147,7 +151,7 @@ def root_argv(s, script):
     return ["unshare", "--mount", "--propagation", "private", "bash", "-ec", outer]
 
 
-def in_root(s, script, check=True, env=None, **kw):
+def in_root(s, script, check=True, env=None, hide_kvm=False, **kw):
     """Run a shell script with the kernel toolchain.
 
     With the chroot toolchain the script runs inside the toolchain root, in
@@ -160,4 +164,4 @@ def in_root(s, script, check=True, env=None, **kw):
         script = f"export {envs}\n{script}"
     if s.toolchain == "host":
         return run(["bash", "-ec", script], check=check, **kw)
-    return run(root_argv(s, script), check=check, **kw)
+    return run(root_argv(s, script, hide_kvm), check=check, **kw)

@@ -36,3 +36,18 @@ class KunitToolTest(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class HideKvmTest(unittest.TestCase):
+    def test_the_host_mount_hides_kvm_before_the_chroot(self):
+        # A fresh toolchain root has no mount(8): the bind must be done by
+        # the outer (host) script, before the chroot.
+        from pathlib import Path
+        from rflh import util
+        s = util.Settings(repo=Path("/r"), cache=Path("/c"), build=Path("/b"),
+                          variant="series", toolchain="chroot", ksrc="", jobs=2)
+        outer = util.root_argv(s, "true", hide_kvm=True)[-1]
+        bind = "mount --bind /dev/null /c/toolchain/root/dev/kvm"
+        self.assertIn(bind, outer)
+        self.assertLess(outer.index(bind), outer.index("exec chroot"))
+        self.assertNotIn("/dev/null", util.root_argv(s, "true")[-1])
