@@ -41,7 +41,8 @@ stress:
 	$(RFLH) stress
 
 # Build (and boot where QEMU can) the series on the other Rust
-# architectures: riscv64 arm loongarch64 s390x um (MATRIX_ARCHES=...).
+# architectures: riscv64 arm loongarch64 s390x um (MATRIX_ARCHES=...;
+# arm64-64k, arm64 with 64 KiB pages, is not in the default list).
 matrix:
 	$(RFLH) matrix
 

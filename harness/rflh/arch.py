@@ -54,6 +54,14 @@ class Arch:
     selftest_cflags: str = ""
     kernel_params: tuple = field(default_factory=tuple)
 
+    # More fragments in configs/arch/, merged after `config` (a variant of
+    # an architecture: arm64-64k is arm64 plus arm64-64k.config).
+    extra_configs: tuple = ()
+
+    @property
+    def configs(self):
+        return (self.config, *self.extra_configs)
+
     @property
     def native(self):
         return not self.cross_compile
@@ -109,8 +117,9 @@ def for_kunit(kunit_arch):
         f"{', '.join(sorted(a.kunit_arch or a.name for a in ARCHES.values()))}")
 
 
-def config_fragment(repo, a):
-    f = Path(repo) / "configs" / "arch" / a.config
-    if not f.exists():
-        die(f"config fragment {f} for ARCH={a.name} is missing")
-    return f
+def config_fragments(repo, a):
+    fs = [Path(repo) / "configs" / "arch" / c for c in a.configs]
+    for f in fs:
+        if not f.exists():
+            die(f"config fragment {f} for ARCH={a.name} is missing")
+    return fs

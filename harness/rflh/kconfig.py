@@ -28,7 +28,7 @@ def parse(text):
 def fragments(repo, kind, variant, arch="x86_64"):
     """The fragments for a config kind ('test' or 'bench'), variant and arch.
 
-    base + kind + arch/<arch>.config for every variant (the architecture's
+    base + kind + the arch entry's fragments (configs/arch/) for every variant (the architecture's
     console, channels and needs, and what it cannot have, such as KASAN
     with Rust on arm); the series adds series.config and
     series-<kind>.config, which name options only the series has.
@@ -38,7 +38,7 @@ def fragments(repo, kind, variant, arch="x86_64"):
     # The matrix build is the test config with matrix.config's changes.
     kinds = {"matrix": ["test", "matrix"]}.get(kind, [kind])
     files = ([d / "base.config"] + [d / f"{k}.config" for k in kinds]
-             + [archmod.config_fragment(repo, archmod.get(arch))])
+             + archmod.config_fragments(repo, archmod.get(arch)))
     for f in files:
         if not f.exists():
             die(f"config fragment {f} is missing")

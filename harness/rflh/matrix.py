@@ -6,9 +6,9 @@ matrix.config), build the kernel with Rust, check that CONFIG_RUST and
 CONFIG_MADVISE_POPULATE survived, count warnings in the series' files,
 run headers_install and check the uapi values, and, where QEMU can boot it
 with a Debian user space, boot it and run the upstream madv_populate
-selftest and the populate KUnit suite. UML, and loongarch (no Debian
+selftest, the series' madv_populate_extra and the populate KUnit suite. UML, and loongarch (no Debian
 user space for it), run the KUnit suite through kunit.py. A failed
-madv_populate case is compared with unmodified v7.3 on the same arch.
+selftest case is compared with unmodified v7.3 on the same arch.
 One table at the end, in build/matrix/matrix.md (docs/matrix.md holds a
 measured copy with its context).
 """
@@ -23,6 +23,9 @@ from . import build, gates, guest, kconfig, kunittool, ktap, source, toolchain, 
 from .util import Settings, die, fmt_secs, in_root, log, stage
 
 MATRIX = ("riscv64", "arm", "loongarch64", "s390x", "um")
+# Not in the default run (MATRIX_ARCHES="arm64-64k"): arm64 with 64 KiB
+# pages, where page-size assumptions in arch-neutral code would show.
+EXTRA = ("arm64-64k",)
 
 
 @dataclass
@@ -33,11 +36,12 @@ class Row:
     uapi: str = "-"
     boot: str = "-"
     madv_populate: str = "-"
+    madv_populate_extra: str = "-"
     kunit: str = "-"
     minutes: float = 0.0
     note: str = ""
     blocked: bool = False  # cannot be built here for a stated reason (toolchain)
-    # Only when a madv_populate case fails: unmodified v7.3 on the same arch.
+    # Only when a selftest case fails: unmodified v7.3 on the same arch.
     reference: str = "-"
     same_as_reference: bool = False
     # Failed checks outside the cells: console splats, other KUnit tests.
@@ -48,6 +52,9 @@ JOB = """set -u
 echo "RFL: madv_populate"
 /kselftest/mm/madv_populate > /dev/rfl-tap 2>&1
 echo "RFL: madv_populate exit $?"
+echo "RFL: madv_populate_extra"
+/kselftest/mm/madv_populate_extra > /dev/rfl-aux 2>&1
+echo "RFL: madv_populate_extra exit $?"
 exit 0
 """
 
@@ -116,7 +123,7 @@ def one(s0, name, tree_dir):
             checks, _ = kunittool.run(s, a.kunit_arch, tree_dir)
             row.boot = "kunit.py" if checks and not any(
                 c.name == "kunit.py run exit status" for c in checks) else "no"
-            row.madv_populate = "n/a"
+            row.madv_populate = row.madv_populate_extra = "n/a"
             kunit_cells(row, checks)
             return row
         res = s.results("series") / "matrix"
@@ -127,10 +134,12 @@ def one(s0, name, tree_dir):
         row.other_failures += len(bad)
         if bad:
             row.note = (row.note + "; " if row.note else "") + f"{bad[0].name}: {bad[0].detail}"[:120]
-        row.madv_populate = ratio(leaves)
-        if row.boot == "yes" and not complete(row.madv_populate):
+        row.madv_populate = ratio(leaves["madv_populate"])
+        row.madv_populate_extra = ratio(leaves["madv_populate_extra"])
+        if row.boot == "yes" and not (complete(row.madv_populate)
+                                      and complete(row.madv_populate_extra)):
             # The oracle: does unmodified v7.3 fail the same cases here?
-            compare_with_reference(s, row, leaves)
+            compare_with_reference(s, row, leaves, out / "kselftest-install")
         js = res / "kunit.json"
         in_root(s, f"python3 {tree_dir}/tools/testing/kunit/kunit.py parse --json={js} "
                 f"{res / 'console.log'} > /dev/null 2>&1", check=False)
@@ -167,11 +176,13 @@ def kunit_cells(row, checks):
             f"{len(other)} other failed: {other[0].name}: {other[0].detail}")[:200]
 
 
-def boot_madv_populate(s, tree_dir, out, res):
-    """Boot `out`'s kernel with the tree's mm selftests and run madv_populate;
-    return (console text, KTAP leaves [(name, Case)], timed out)."""
+def boot_madv_populate(s, tree_dir, out, res, inst=None):
+    """Boot `out`'s kernel with the tree's mm selftests and run madv_populate
+    and madv_populate_extra (the tree's own, or the installed selftests
+    `inst`); return (console text, {test: KTAP leaves [(name, Case)]},
+    timed out)."""
     a = s.a
-    inst = guest.build_selftests(s, tree_dir, out)
+    inst = inst or guest.build_selftests(s, tree_dir, out)
     res.mkdir(parents=True, exist_ok=True)
     initrd = res / "initramfs.cpio"
     guest.make_initramfs(s, tree_dir, out, JOB, initrd, [(inst, "/kselftest")])
@@ -181,8 +192,11 @@ def boot_madv_populate(s, tree_dir, out, res):
                               progress=lambda l: l.startswith("RFL") or " ok " in l,
                               label=f"matrix {a.name}")
     console = (res / "console.log").read_text(errors="replace")
-    top = ktap.parse((res / "madv_populate.tap").read_text(errors="replace"))
-    return console, [lc for t in top for lc in t.leaves()], to
+    leaves = {}
+    for test, f in (("madv_populate", "madv_populate.tap"), ("madv_populate_extra", "madv_populate.aux")):
+        top = ktap.parse((res / f).read_text(errors="replace"))
+        leaves[test] = [lc for t in top for lc in t.leaves()]
+    return console, leaves, to
 
 
 def ratio(leaves):
@@ -193,18 +207,29 @@ def outcomes(leaves):
     return {n: c.status for n, c in leaves}
 
 
-def compare_with_reference(s, row, leaves):
+def same_outcomes(series, reference):
+    """Whether both kernels ran every test and gave every case the same
+    outcome."""
+    return all(reference.get(test) and outcomes(reference[test]) == outcomes(leaves)
+               for test, leaves in series.items())
+
+
+def compare_with_reference(s, row, leaves, inst):
     """Build and boot unmodified v7.3 (the `reference` variant, same matrix
-    config) on this architecture and run madv_populate there too. The row
-    passes only if every case has the same outcome on both kernels."""
+    config) on this architecture and run the same selftest binaries there:
+    the series' (v7.3 has no madv_populate_extra, but has the feature it
+    tests). The row passes only if every case has the same outcome on both
+    kernels."""
     pristine = source.pristine(s)
     with stage("tree: sync reference with patches/"):
         ref_tree = tree.sync(s, "reference", pristine, source.describe(s))
     out, _ = build.build_kernel(s, "reference", ref_tree, "matrix")
-    console, ref, to = boot_madv_populate(s, ref_tree, out, s.results("reference") / "matrix")
-    row.reference = ratio(ref) if not to and "RFL-SENTINEL" in console else "no boot"
-    row.same_as_reference = bool(ref) and outcomes(ref) == outcomes(leaves)
-    diff = sorted(n for n, st in outcomes(leaves).items() if st != "ok")
+    console, ref, to = boot_madv_populate(s, ref_tree, out, s.results("reference") / "matrix",
+                                          inst)
+    row.reference = (ratio(ref["madv_populate"]) if not to and "RFL-SENTINEL" in console
+                     else "no boot")
+    row.same_as_reference = row.reference != "no boot" and same_outcomes(leaves, ref)
+    diff = sorted(n for test in leaves.values() for n, st in outcomes(test).items() if st != "ok")
     row.note = (row.note + "; " if row.note else "") + (
         f"C v7.3 here: {row.reference}, "
         + ("same outcome in every case" if row.same_as_reference else "outcomes differ")
@@ -213,12 +238,13 @@ def compare_with_reference(s, row, leaves):
 
 def table(rows):
     lines = ["| arch | build (Rust, MADVISE_POPULATE=y) | warnings in series files | "
-             "uapi 22/23 | boot | madv_populate ok/total | KUnit ok/total | minutes | note |",
-             "|---|---|---|---|---|---|---|---|---|"]
+             "uapi 22/23 | boot | madv_populate ok/total | madv_populate_extra ok/total | "
+             "KUnit ok/total | minutes | note |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         mp = r.madv_populate + (f" (C v7.3: {r.reference})" if r.reference != "-" else "")
         lines.append(f"| {r.arch} | {r.build} | {r.warnings} | {r.uapi} | {r.boot} | "
-                     f"{mp} | {r.kunit} | {r.minutes} | {r.note} |")
+                     f"{mp} | {r.madv_populate_extra} | {r.kunit} | {r.minutes} | {r.note} |")
     return "\n".join(lines)
 
 
@@ -247,15 +273,16 @@ def failures(rows):
     reason is a failure, not a row to read past; so is a boot that fails
     ("n/a" where QEMU cannot boot the arch), a warning in a series file, a
     wrong uapi value, a splat or another failed check (other_failures), a
-    KUnit cell with a case not ok, and a madv_populate
-    cell with a case not ok, unless unmodified v7.3 booted on the same arch
-    has the same outcome in every case (an upstream test or arch matter,
-    not the series')."""
+    KUnit cell with a case not ok, and a madv_populate or
+    madv_populate_extra cell with a case not ok, unless unmodified v7.3
+    booted on the same arch has the same outcome in every case (an upstream
+    test or arch matter, not the series')."""
     fails = []
     for r in rows:
         if ((r.build == "no" and not r.blocked) or r.boot == "no"
                 or (r.build == "yes" and (r.warnings not in ("0", "-") or r.uapi == "FAIL"))
-                or (r.boot == "yes" and not complete(r.madv_populate)
+                or (r.boot == "yes"
+                    and not (complete(r.madv_populate) and complete(r.madv_populate_extra))
                     and not r.same_as_reference)
                 or ("/" in r.kunit and not complete(r.kunit)) or r.other_failures):
             fails.append(r)

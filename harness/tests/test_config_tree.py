@@ -31,12 +31,15 @@ class KconfigTest(unittest.TestCase):
         self.assertEqual(ser, ref + ["series.config", "series-test.config"])
         arm = [f.name for f in kconfig.fragments(repo, "test", "series", "arm64")]
         self.assertEqual(arm[2], "arm64.config")
+        k64 = [f.name for f in kconfig.fragments(repo, "matrix", "series", "arm64-64k")]
+        self.assertEqual(k64[:5], ["base.config", "test.config", "matrix.config",
+                                   "arm64.config", "arm64-64k.config"])
 
     def test_every_arch_entry_has_its_fragment(self):
         from rflh import arch
         repo = Path(__file__).resolve().parents[2]
         for a in arch.ARCHES.values():
-            self.assertTrue(arch.config_fragment(repo, a).exists(), a.name)
+            self.assertTrue(all(f.exists() for f in arch.config_fragments(repo, a)), a.name)
             self.assertEqual(len(a.channels), 2, a.name)
 
     def test_repo_fragments_keep_the_known_traps(self):
