@@ -1,6 +1,5 @@
 from dataclasses import replace
 
-from ..arch import Arch  # noqa: F401 (every entry is an Arch)
 from .arm64 import ARCH as ARM64
 
 # arm64 with 64 KiB pages (ARM64_64K_PAGES): the same machine, compiler and
