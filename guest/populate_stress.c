@@ -2,9 +2,23 @@
 /*
  * populate_stress: stress and fault tests for MADV_POPULATE_(READ|WRITE).
  *
- * Usage: populate_stress [TEST...]   (no argument: all tests)
+ * Usage: populate_stress [-s SCALE] [TEST...]   (no argument: all tests)
  *
- * Each test is bounded in time and prints one line:
+ * -s SCALE multiplies every test's load (durations, iteration counts, and
+ * threads where a test has them) by SCALE (1 to 16; default 1), to show
+ * that no check depends on how much work the machine got through.
+ *
+ * The tests run in a child process inside a memory cgroup of their own
+ * (rfl-stress/run). When every task of it has exited, leak_check reclaims
+ * the cgroup and requires what is still charged to it to be at most
+ * LEAK_TOLERANCE_KB: a page the kernel never frees stays charged to the
+ * memcg that allocated it, while caches (page cache, dentries, slab
+ * objects in KASAN's quarantine, per-CPU lists) are uncharged or
+ * reclaimable. It also requires the hugetlb counters to be back where they
+ * were.
+ *
+ * Each test is bounded in count (or holds whatever the count) and prints
+ * one line:
  *   STRESS <name> <ok|FAIL> secs=<s> <outcome>
  * where <outcome> lists the errnos seen ("errnos=0,ENOMEM") or what was
  * measured, so that two kernels can be compared line by line. A test that
@@ -14,6 +28,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/userfaultfd.h>
+#include <liburing.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -33,7 +48,13 @@
 
 #include "populate_compat.h"
 
+/* The cgroup the tests run in, and what may stay charged to it after. */
+#define CG "/sys/fs/cgroup/rfl-stress"
+#define LEAK_TOLERANCE_KB 1024
+
 static size_t pg;
+static int scale = 1;
+static bool in_cg;	/* the tests run in CG "/run"; memcg_max uses CG "/memcg" */
 static atomic_int stop;
 static unsigned int seen_mask;	/* bit per errno < 32, bit 31 for others */
 static pthread_mutex_t seen_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -161,7 +182,7 @@ static int test_race(char *out)
 	stop = 0;
 	for (i = 0; i < 4; i++)
 		pthread_create(&th[i], NULL, i < 2 ? race_populate : race_mutate, (void *)(uintptr_t)(i + 1));
-	sleep(8);
+	sleep(8 * scale);
 	stop = 1;
 	for (i = 0; i < 4; i++)
 		pthread_join(th[i], NULL);
@@ -208,7 +229,7 @@ static int test_uffd_slow(char *out)
 	struct uffdio_api api = { .api = UFFD_API };
 	struct uffd_arg ua = { 0 };
 	struct uffdio_register reg;
-	size_t n = 64;
+	size_t n = 64 * scale;
 	pthread_t th;
 	char *p;
 	int r;
@@ -236,7 +257,15 @@ static int test_uffd_slow(char *out)
 	return r == 0 && ua.served == (int)n;
 }
 
-/* 3. SIGKILL during a long populate, and while blocked on userfaultfd. */
+/*
+ * 3. SIGKILL during a long populate, and while blocked on userfaultfd.
+ *
+ * The second child registers a userfaultfd that nobody serves, and a
+ * thread of its own reports the fault to us over a pipe: only then is it
+ * known to be inside MADV_POPULATE_READ, and only then is it killed.
+ * A hang bound (20 s) is the only time limit: the latencies vary with the
+ * machine and go to stderr.
+ */
 static double kill_after(pid_t pid, int ms)
 {
 	double t0;
@@ -253,10 +282,34 @@ static double kill_after(pid_t pid, int ms)
 	return WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL ? now() - t0 : -2;
 }
 
+struct blocked_arg {
+	int uffd, report;
+};
+
+static void *report_fault(void *arg)
+{
+	struct blocked_arg *ba = arg;
+	struct uffd_msg msg;
+	char c = 'F';
+
+	/* Blocking read: the first message is populate's fault. Never served. */
+	while (read(ba->uffd, &msg, sizeof(msg)) == sizeof(msg))
+		if (msg.event == UFFD_EVENT_PAGEFAULT) {
+			if (write(ba->report, &c, 1) != 1)
+				_exit(5);
+			break;
+		}
+	pause();
+	return NULL;
+}
+
 static int test_sigkill(char *out)
 {
-	double a, b;
+	int fault[2], seen_fault = 0;
+	struct pollfd pfd;
+	double a, b = -3;
 	pid_t pid = fork();
+	char c;
 
 	if (!pid) {
 		size_t len = 512UL << 20;
@@ -269,6 +322,8 @@ static int test_sigkill(char *out)
 		}
 	}
 	a = kill_after(pid, 500);
+	if (pipe(fault))
+		return 0;
 	pid = fork();
 	if (!pid) {
 		struct uffdio_api api = { .api = UFFD_API };
@@ -276,24 +331,37 @@ static int test_sigkill(char *out)
 		char *p = mmap(NULL, 16 * pg, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 		struct uffdio_register reg = { .range = { (uintptr_t)p, 16 * pg },
 					       .mode = UFFDIO_REGISTER_MODE_MISSING };
+		struct blocked_arg ba = { .uffd = uffd, .report = fault[1] };
+		pthread_t th;
 
 		if (uffd < 0 || ioctl(uffd, UFFDIO_API, &api) || ioctl(uffd, UFFDIO_REGISTER, &reg))
 			_exit(3);
+		if (pthread_create(&th, NULL, report_fault, &ba))
+			_exit(4);
 		madvise(p, 16 * pg, MADV_POPULATE_READ);	/* blocks: nobody serves it */
 		_exit(1);
 	}
-	b = kill_after(pid, 500);
-	/* Latencies vary with the machine; the outcome line does not carry them. */
+	close(fault[1]);
+	pfd = (struct pollfd){ .fd = fault[0], .events = POLLIN };
+	if (poll(&pfd, 1, 20000) == 1 && read(fault[0], &c, 1) == 1)
+		seen_fault = 1;
+	close(fault[0]);
+	if (seen_fault)
+		b = kill_after(pid, 0);
+	else {
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+	}
 	fprintf(stderr, "sigkill latency: long populate %.3f s, uffd-blocked %.3f s\n", a, b);
 	sprintf(out, "long_populate=%s uffd_blocked=%s", a >= 0 ? "killed" : "HUNG",
-		b >= 0 ? "killed" : "HUNG");
-	return a >= 0 && a < 5 && b >= 0 && b < 5;
+		!seen_fault ? "NO_FAULT_SEEN" : b >= 0 ? "killed_in_fault" : "HUNG");
+	return a >= 0 && seen_fault && b >= 0;
 }
 
 /* 4. memcg memory.max below the range: ENOMEM, and nothing is killed. */
 static int test_memcg(char *out)
 {
-	const char *cg = "/sys/fs/cgroup/rfl-populate";
+	const char *cg = in_cg ? CG "/memcg" : "/sys/fs/cgroup/rfl-populate";
 	char path[128], pidbuf[32];
 	int status, pipefd[2], res = 0;
 	pid_t pid;
@@ -302,7 +370,8 @@ static int test_memcg(char *out)
 		sprintf(out, "SKIP no cgroup2");
 		return -1;
 	}
-	write_str("/sys/fs/cgroup/cgroup.subtree_control", "+memory");
+	if (!in_cg)
+		write_str("/sys/fs/cgroup/cgroup.subtree_control", "+memory");
 	mkdir(cg, 0755);
 	snprintf(path, sizeof(path), "%s/memory.max", cg);
 	write_str(path, "16M");
@@ -385,9 +454,13 @@ static int trunc_fd;
 static void *truncater(void *arg)
 {
 	while (!stop) {
-		if (ftruncate(trunc_fd, 0) || ftruncate(trunc_fd, 4UL << 20))
+		/* Hold size 0 for 1 ms: a populate then meets the hole. */
+		if (ftruncate(trunc_fd, 0))
 			break;
-		usleep(5000);
+		usleep(1000);
+		if (ftruncate(trunc_fd, 4UL << 20))
+			break;
+		usleep(4000);
 	}
 	return NULL;
 }
@@ -409,8 +482,11 @@ static int test_truncate(char *out)
 	seen_mask = 0;
 	stop = 0;
 	pthread_create(&th, NULL, truncater, NULL);
-	/* Bounded by time, not count: a failing populate returns at once. */
-	for (i = 0; now() - t0 < 4; i++)
+	/*
+	 * Bounded by count: at least 200 * SCALE populates, and on until the
+	 * race has been hit; 120 s is a hang bound, not a measure.
+	 */
+	for (i = 0; (i < 200 * scale || !(seen_mask & (1u << EFAULT))) && now() - t0 < 120; i++)
 		madv(p, len, i & 1 ? MADV_POPULATE_WRITE : MADV_POPULATE_READ);
 	stop = 1;
 	pthread_join(th, NULL);
@@ -474,7 +550,7 @@ static int test_fail_page_alloc(char *out)
 	}
 	seen_mask = 0;
 	write_str("/proc/self/make-it-fail", "1");
-	for (i = 0; i < 20; i++) {
+	for (i = 0; i < 20 * scale; i++) {
 		char *p = mmap(NULL, len, PROT_READ | PROT_WRITE,
 			       (i & 1 ? MAP_SHARED : MAP_PRIVATE) | MAP_ANONYMOUS, -1, 0);
 
@@ -560,7 +636,7 @@ static int test_yield_writers(char *out)
 	for (i = 0; i < YW_POPULATERS + YW_WRITERS; i++)
 		pthread_create(&th[i], NULL, i < YW_POPULATERS ? yw_populate : yw_write,
 			       (void *)(uintptr_t)(i + 1));
-	sleep(8);
+	sleep(8 * scale);
 	stop = 1;
 	for (i = 0; i < YW_POPULATERS + YW_WRITERS; i++)
 		pthread_join(th[i], NULL);
@@ -570,6 +646,159 @@ static int test_yield_writers(char *out)
 	sprintf(out, "errnos=%s every_populate_complete=%s", errs(seen_mask),
 		yw_bad ? "no" : "yes");
 	return !yw_bad && yw_calls > 0 && yw_writes > 0;
+}
+
+/*
+ * 10. IORING_OP_MADVISE: io_uring runs it in an io-wq worker (the request
+ * is forced async), where populate may sleep and let writers in. Each case
+ * builds two identical mappings, populates one with madvise() and the other
+ * through io_uring, with a writer thread waiting on mmap_lock, and requires
+ * the same result and the same resident pages (mincore()).
+ */
+static atomic_long iou_writes;
+
+static void *iou_writer(void *arg)
+{
+	(void)arg;
+	while (!stop) {
+		char *q = mmap(NULL, pg, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+		if (q != MAP_FAILED)
+			munmap(q, pg);
+		atomic_fetch_add(&iou_writes, 1);
+	}
+	return NULL;
+}
+
+static int uring_madvise(struct io_uring *ring, void *p, size_t len, int advice)
+{
+	struct io_uring_sqe *sqe = io_uring_get_sqe(ring);
+	struct io_uring_cqe *cqe;
+	int r;
+
+	if (!sqe)
+		return EBUSY;
+	io_uring_prep_madvise(sqe, p, len, advice);
+	r = io_uring_submit(ring);
+	if (r != 1)
+		return r < 0 ? -r : EIO;
+	r = io_uring_wait_cqe(ring, &cqe);
+	if (r)
+		return -r;
+	r = cqe->res;
+	io_uring_cqe_seen(ring, cqe);
+	return r < 0 ? -r : 0;
+}
+
+enum iou_kind { IOU_ANON, IOU_RDONLY, IOU_NONE, IOU_HOLE, IOU_SHMEM };
+
+static char *iou_map(enum iou_kind k, size_t len, int fd)
+{
+	int prot = k == IOU_RDONLY ? PROT_READ : k == IOU_NONE ? PROT_NONE : PROT_READ | PROT_WRITE;
+	char *p;
+
+	if (k == IOU_SHMEM)
+		p = mmap(NULL, len, prot, MAP_SHARED, fd, 0);
+	else
+		p = mmap(NULL, len, prot, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		return NULL;
+	if (k == IOU_HOLE)
+		munmap(p + len / 2, pg);
+	return p;
+}
+
+static int test_io_uring(char *out)
+{
+	static const struct {
+		const char *name;
+		enum iou_kind kind;
+		size_t mib;
+		int advice;
+	} cases[] = {
+		{ "anon_write", IOU_ANON, 64, MADV_POPULATE_WRITE },
+		{ "anon_read", IOU_ANON, 16, MADV_POPULATE_READ },
+		{ "shmem_write", IOU_SHMEM, 16, MADV_POPULATE_WRITE },
+		{ "rdonly_write", IOU_RDONLY, 4, MADV_POPULATE_WRITE },
+		{ "protnone_read", IOU_NONE, 4, MADV_POPULATE_READ },
+		{ "hole_write", IOU_HOLE, 4, MADV_POPULATE_WRITE },
+	};
+	struct io_uring ring;
+	unsigned char *va = NULL, *vb = NULL;
+	int i, r, same = 0, n = sizeof(cases) / sizeof(cases[0]), ok = 0;
+	pthread_t th;
+	char *o = out;
+
+	r = io_uring_queue_init(4, &ring, 0);
+	if (r) {
+		sprintf(out, "SKIP io_uring_queue_init: %s", strerror(-r));
+		return -1;
+	}
+	stop = 0;
+	iou_writes = 0;
+	pthread_create(&th, NULL, iou_writer, NULL);
+	for (i = 0; i < n; i++) {
+		size_t len = (cases[i].mib * scale) << 20, npages = len / pg, j;
+		int fd = -1, ea, eb, ma = 0, mb = 0;
+		char *a, *b;
+
+		if (cases[i].kind == IOU_SHMEM) {
+			fd = memfd_create("rfl-iou", 0);
+			if (fd < 0 || ftruncate(fd, 2 * len))
+				goto out;
+		}
+		/* The io_uring mapping is the second half of the memfd. */
+		a = iou_map(cases[i].kind, len, fd);
+		b = cases[i].kind == IOU_SHMEM ?
+			mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, len) :
+			iou_map(cases[i].kind, len, fd);
+		va = realloc(va, npages);
+		vb = realloc(vb, npages);
+		if (!a || !b || b == MAP_FAILED || !va || !vb) {
+			o += sprintf(o, " %s:setup_failed", cases[i].name);
+			goto out;
+		}
+		ea = madv(a, len, cases[i].advice);
+		eb = uring_madvise(&ring, b, len, cases[i].advice);
+		seen(eb);
+		/* Resident pages, the hole excepted (mincore() fails on it). */
+		for (j = 0; j < len; j += len / 2) {
+			size_t l = cases[i].kind == IOU_HOLE && j ? len / 2 - pg : len / 2;
+			char *pa = a + j + (cases[i].kind == IOU_HOLE && j ? pg : 0);
+			char *pb = b + j + (cases[i].kind == IOU_HOLE && j ? pg : 0);
+			size_t k;
+
+			if (mincore(pa, l, va) || mincore(pb, l, vb)) {
+				o += sprintf(o, " %s:mincore_failed", cases[i].name);
+				goto out;
+			}
+			for (k = 0; k < l / pg; k++) {
+				ma += va[k] & 1;
+				mb += vb[k] & 1;
+			}
+		}
+		same += ea == eb && ma == mb;
+		o += sprintf(o, "%s%s=%s", i ? " " : "", cases[i].name,
+			     ea ? strerrorname_np(ea) : "0");
+		if (ea != eb || ma != mb)
+			o += sprintf(o, "(io_uring:%s,resident %d/%d)",
+				     eb ? strerrorname_np(eb) : "0", mb, ma);
+		munmap(a, len);
+		munmap(b, len);
+		if (fd >= 0)
+			close(fd);
+	}
+	ok = 1;
+out:
+	stop = 1;
+	pthread_join(th, NULL);
+	io_uring_queue_exit(&ring);
+	free(va);
+	free(vb);
+	fprintf(stderr, "io_uring_madvise: %d of %d cases as madvise(), %ld writer rounds\n",
+		same, n, (long)iou_writes);
+	sprintf(o, " same_as_madvise=%d/%d", same, n);
+	return ok && same == n && iou_writes > 0;
 }
 
 static const struct {
@@ -585,24 +814,124 @@ static const struct {
 	{ "hwpoison", test_hwpoison },
 	{ "fail_page_alloc", test_fail_page_alloc },
 	{ "yield_writers", test_yield_writers },
+	{ "io_uring_madvise", test_io_uring },
 };
 
-int main(int argc, char **argv)
+static void read_text(const char *path, char *buf, size_t n)
 {
-	long free0, free1;
-	int i, fails = 0, j;
+	int fd = open(path, O_RDONLY);
+	ssize_t r = fd >= 0 ? read(fd, buf, n - 1) : -1;
 
-	pg = getpagesize();
-	setvbuf(stdout, NULL, _IOLBF, 0);
+	buf[r > 0 ? r : 0] = 0;
+	if (fd >= 0)
+		close(fd);
+}
+
+/* The value of "key N" in a flat-keyed file, or of its first number. */
+static long cg_value(const char *path, const char *key)
+{
+	char buf[8192], *k = buf;
+
+	read_text(path, buf, sizeof(buf));
+	if (key) {
+		size_t n = strlen(key);
+
+		for (k = buf; (k = strstr(k, key)); k += n)
+			if ((k == buf || k[-1] == '\n') && k[n] == ' ')
+				return atol(k + n + 1);
+		return -1;
+	}
+	return buf[0] >= '0' && buf[0] <= '9' ? atol(buf) : -1;
+}
+
+static bool cg_setup(void)
+{
+	if (access("/sys/fs/cgroup/cgroup.controllers", R_OK))
+		return false;
+	write_str("/sys/fs/cgroup/cgroup.subtree_control", "+memory");
+	rmdir(CG "/run");
+	rmdir(CG "/memcg");
+	rmdir(CG);
+	if (mkdir(CG, 0755))
+		return false;
+	write_str(CG "/cgroup.subtree_control", "+memory");
+	return !mkdir(CG "/run", 0755) && !access(CG "/memory.high", W_OK);
+}
+
+static const char *const huge_keys[] = {
+	"HugePages_Total", "HugePages_Free", "HugePages_Rsvd", "HugePages_Surp",
+};
+
+/*
+ * After every task of the cgroup has exited: memory.high = 0 drains the
+ * per-CPU charge caches and reclaims all that reclaim can free (page
+ * cache, shrinkable slab, THPs queued for a deferred split). With nobody
+ * left in the cgroup nothing is throttled. What stays charged is memory
+ * that nothing will free: leaked pages, page tables or accounted objects.
+ * Objects freed after an RCU grace period uncharge late, so this polls; the
+ * 5 s bound only decides how long a failing check waits.
+ */
+static int leak_check(const long *huge0)
+{
+	long cur = -1, peak, huge1[4];
+	bool populated, huge_ok = true;
+	char stat[8192], huge[128] = "";
+	double t0 = now();
+	int i, ok;
+
+	if (!in_cg) {
+		printf("STRESS leak_check SKIP secs=0.0 no cgroup2 memory controller for %s\n", CG);
+		return 0;
+	}
+	/* io-wq workers and killed children leave asynchronously. */
+	while ((populated = cg_value(CG "/cgroup.events", "populated") != 0) && now() - t0 < 60)
+		usleep(10000);
 	write_str("/proc/sys/vm/drop_caches", "3");
-	free0 = meminfo("MemFree");
+	for (i = 0; i < 50; i++) {
+		write_str(CG "/memory.high", "0");
+		cur = cg_value(CG "/memory.current", NULL);
+		if (cur >= 0 && cur <= LEAK_TOLERANCE_KB * 1024L)
+			break;
+		usleep(100000);
+	}
+	peak = cg_value(CG "/memory.peak", NULL);
+	read_text(CG "/memory.stat", stat, sizeof(stat));
+	fprintf(stderr, "leak_check: memory.stat of %s after reclaim:\n%s", CG, stat);
+	for (i = 0; i < 4; i++) {
+		huge1[i] = meminfo(huge_keys[i]);
+		if (huge1[i] != huge0[i]) {
+			huge_ok = false;
+			sprintf(huge + strlen(huge), " %s %ld->%ld", huge_keys[i], huge0[i], huge1[i]);
+		}
+	}
+	rmdir(CG "/run");
+	rmdir(CG);
+	ok = !populated && cur >= 0 && cur <= LEAK_TOLERANCE_KB * 1024L && huge_ok;
+	printf("STRESS leak_check %s secs=%.1f %s%ld kB charged after reclaim "
+	       "(tolerance %d kB, peak %ld kB; anon %ld kB, shmem %ld kB, kernel %ld kB, "
+	       "pagetables %ld kB); hugetlb counters %s%s\n",
+	       ok ? "ok" : "FAIL", now() - t0, populated ? "cgroup still populated; " : "",
+	       cur / 1024, LEAK_TOLERANCE_KB, peak / 1024,
+	       cg_value(CG "/memory.stat", "anon") / 1024, cg_value(CG "/memory.stat", "shmem") / 1024,
+	       cg_value(CG "/memory.stat", "kernel") / 1024,
+	       cg_value(CG "/memory.stat", "pagetables") / 1024,
+	       huge_ok ? "restored" : "changed:", huge);
+	return !ok;
+}
+
+static int run_tests(int argc, char **argv)
+{
+	int i, j, fails = 0;
+
+	if (in_cg)
+		write_str(CG "/run/cgroup.procs", "0");
 	for (i = 0; i < (int)(sizeof(tests) / sizeof(tests[0])); i++) {
-		char out[512] = "";
+		char out[768] = "";
 		double t0;
 		int r;
 
-		if (argc > 1) {
-			for (j = 1; j < argc && strcmp(argv[j], tests[i].name); j++)
+		if (argc > 0) {
+			for (j = 0; j < argc && strcmp(argv[j], tests[i].name); j++)
 				;
 			if (j == argc)
 				continue;
@@ -614,12 +943,53 @@ int main(int argc, char **argv)
 		       r < 0 ? "SKIP" : r ? "ok" : "FAIL", now() - t0, out);
 		fails += r == 0;
 	}
-	write_str("/proc/sys/vm/drop_caches", "3");
-	sleep(1);
-	free1 = meminfo("MemFree");
-	/* KASAN's quarantine and per-CPU lists keep some freed memory. */
-	printf("STRESS memfree_after %s MemFree %ld -> %ld kB (delta %ld kB, tolerance 16384 kB)\n",
-	       labs(free1 - free0) <= 16384 ? "ok" : "FAIL", free0, free1, free1 - free0);
-	fails += labs(free1 - free0) > 16384;
 	return fails ? 1 : 0;
+}
+
+int main(int argc, char **argv)
+{
+	int i, j, status, first = 1, n = sizeof(tests) / sizeof(tests[0]);
+	long huge0[4];
+	pid_t pid;
+
+	pg = getpagesize();
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (argc > 1 && !strcmp(argv[1], "-s")) {
+		scale = argc > 2 ? atoi(argv[2]) : 0;
+		if (scale < 1 || scale > 16) {
+			fprintf(stderr, "populate_stress: -s takes a load scale from 1 to 16\n");
+			return 2;
+		}
+		first = 3;
+	}
+	for (i = first; i < argc; i++) {
+		for (j = 0; j < n && strcmp(argv[i], tests[j].name); j++)
+			;
+		if (j == n) {
+			fprintf(stderr, "populate_stress: unknown test '%s'; the tests are:", argv[i]);
+			for (j = 0; j < n; j++)
+				fprintf(stderr, " %s", tests[j].name);
+			fprintf(stderr, "\n");
+			return 2;
+		}
+	}
+	for (i = 0; i < 4; i++)
+		huge0[i] = meminfo(huge_keys[i]);
+	in_cg = cg_setup();
+	fflush(NULL);
+	pid = fork();
+	if (pid < 0) {
+		perror("populate_stress: fork");
+		return 1;
+	}
+	if (!pid)
+		_exit(run_tests(argc - first, argv + first));
+	if (waitpid(pid, &status, 0) != pid)
+		status = -1;
+	if (!WIFEXITED(status))
+		printf("STRESS runner FAIL secs=0.0 the test process died (status %#x)\n", status);
+	/* The leak check runs whatever the tests did. */
+	if (leak_check(huge0))
+		return 1;
+	return WIFEXITED(status) && !WEXITSTATUS(status) ? 0 : 1;
 }

@@ -55,9 +55,16 @@ def build_guest_tools(s, out):
         dst.mkdir(parents=True, exist_ok=True)
         cmds = "\n".join(
             f"{s.a.cross_compile}gcc -static -O2 -Wall -Werror -o {dst / p.stem} {p}"
+            + link_libs(p.read_text(errors="replace"))
             for p in srcs)
         in_root(s, cmds)
     return dst
+
+
+def link_libs(text):
+    """The libraries a guest program links: liburing (liburing-dev, in the
+    toolchain root and in each cross arch's packages) where it includes it."""
+    return " -luring" if "#include <liburing.h>" in text else ""
 
 
 def ensure_cross(s):

@@ -1,14 +1,19 @@
 """`make negative`: prove that the verdict catches broken runs, on real
 boots of the debug kernel: a kernel WARNING (provoked with LKDTM), a guest
-that never prints the sentinel (hangs until the host-side timeout), and a
-required selftest that SKIPs (the base variant, without the series)."""
+that never prints the sentinel (hangs until the host-side timeout), a
+required selftest that SKIPs (the base variant, without the series), and a
+kernel that leaks a page in every populate (the series plus the test-only
+harness/negative/*.patch), which populate_stress's leak check must fail."""
 
 import json
 
-from . import build, check, source, toolchain, tree
+from . import build, check, guest, source, stress, toolchain, tree
 from .util import die, log, stage
 
-ALL = ("warning", "hang", "skip")
+ALL = ("warning", "hang", "skip", "leak")
+
+# The leak control runs the stress tests that populate most often.
+LEAK_TESTS = "yield_writers race_munmap_mprotect_mremap"
 
 # (key, name, guest job, timeout, which failed checks prove the case caught)
 BOOT_CASES = (
@@ -60,7 +65,33 @@ def run(s, only=ALL):
             for c in hit[:3]:
                 log(f"    caught: FAIL [{c['group']}] {c['name']}: {c['detail']}")
             results.append(("required selftest SKIP (base variant)", rc != 0 and bool(hit), res))
+    if "leak" in only:
+        results.append(leak_case(s, pristine))
     return summarize(results)
+
+
+def leak_case(s, pristine):
+    """Boot the leaky kernel with a short populate_stress run: the leak
+    check, and only it, must fail."""
+    name = "a page leaked in every populate (harness/negative/*.patch)"
+    t = tree.sync(s, "leak", pristine, source.describe(s))
+    out, _ = build.build_kernel(s, "leak", t, "test")
+    tools = guest.build_guest_tools(s, out)
+    job = ("echo 'RFL: populate_stress on the leaking kernel'\n"
+           f"/rfl/bin/populate_stress {LEAK_TESTS} > /dev/rfl-aux 2>/dev/console\n"
+           "echo \"RFL: populate_stress exit $?\"\nexit 0\n")
+    with stage(f"negative control: {name}"):
+        checks, _, console, tap = check.boot_and_judge(
+            s, "leak", t, out, job, [(tools, "/rfl/bin")], timeout=900, title=name)
+        aux = tap.with_suffix(".aux").read_text(errors="replace")
+        sc = stress.checks_from(aux, expect=tuple(LEAK_TESTS.split()) + ("leak_check",))
+        for c in sc:
+            log(f"    {c.status:4} [{c.group}] {c.name}: {c.detail}")
+        leak = [c for c in sc if c.name.startswith("leak_check") and c.status == "fail"]
+        others = [c for c in sc + checks if c.status == "fail" and c not in leak]
+        for c in others:
+            log(f"    unexpected: FAIL [{c.group}] {c.name}: {c.detail}")
+    return name, bool(leak) and not others, console
 
 
 def summarize(results):
