@@ -5,9 +5,9 @@
 #           CACHE=/var/cache/rfl-populate  JOBS=N
 PY     ?= python3
 RFLH    = cd harness && $(PY) -m rflh
-export CMD KUNIT_KVM VARIANT TOOLCHAIN KSRC CACHE JOBS ARCH KUNIT_ARCH MATRIX_ARCHES BUILD ROUNDS SIZES ITERATIONS CONTENTION_MIB CONTENTION_ROUNDS SEED0 SEEDS NOPS NEGATIVE
+export CMD KUNIT_KVM STRESS_SCALE BOOTS VARIANT TOOLCHAIN KSRC CACHE JOBS ARCH KUNIT_ARCH MATRIX_ARCHES BUILD ROUNDS SIZES ITERATIONS CONTENTION_MIB CONTENTION_ROUNDS SEED0 SEEDS NOPS NEGATIVE
 
-.PHONY: all demo check bench negative cross-mips fuzz fuzz-record stress each-patch kunit matrix shell harness-test tree tree-reset export tree-status build help
+.PHONY: all demo check bench negative cross-mips fuzz fuzz-record stress early-boot each-patch kunit matrix shell harness-test tree tree-reset export tree-status build help
 all: demo
 
 demo:
@@ -37,8 +37,14 @@ fuzz-record:
 	$(RFLH) fuzz-record
 
 # Stress and fault tests on both debug kernels; outcomes must match.
+# STRESS_SCALE=4 runs each with four times the load.
 stress:
 	$(RFLH) stress
+
+# Early-boot splat rates: both debug kernels, BOOTS=30 boots each, with and
+# without LA57, each stopped once every CPU is up.
+early-boot:
+	$(RFLH) early-boot
 
 # Build (and boot where QEMU can) the series on the other Rust
 # architectures: riscv64 arm loongarch64 s390x um (MATRIX_ARCHES=...;
@@ -80,5 +86,27 @@ export:
 tree-status:
 	@$(RFLH) tree-status
 
+# One line a target, with its cost on 2 cores under TCG (README's table
+# has the measurements behind each figure).
 help:
-	@sed -n '2,6p' Makefile
+	@echo 'make [target] [VARIANT=reference|base|series] [TOOLCHAIN=host] [KSRC=/path]'
+	@echo '     [CACHE=/var/cache/rfl-populate] [JOBS=N]   (README.md: settings and costs)'
+	@echo '  all, demo     build the series kernel, boot it, show MADV_POPULATE working  (a debug build: 8-23 min cold)'
+	@echo '  check         the full test run: N passed, N failed, N skipped  (cold 19-50 min; warm 15-25 min)'
+	@echo '  harness-test  the harness unit tests  (seconds)'
+	@echo '  stress        stress tests and the leak check on both debug kernels, outcomes compared; STRESS_SCALE=4  (two boots, 5-8 min warm)'
+	@echo '  negative      the verdict must catch a WARNING, a hang, a required SKIP, a leak; NEGATIVE="leak"  (about 5 min warm, plus the leak kernel)'
+	@echo '  fuzz          differential fuzzer, v7.3 C against the series; SEEDS=50 NOPS=2000  (about 6 min a kernel)'
+	@echo '  fuzz-record   re-record the C v7.3 traces make check compares with  (one boot)'
+	@echo '  early-boot    early-boot splat rates of both debug kernels, with and without LA57; BOOTS=30  (4 x BOOTS boots)'
+	@echo '  bench         C v7.3 against Rust: populate table and contention rows; ROUNDS=3  (about an hour)'
+	@echo '  matrix        build and boot the series on riscv64 arm loongarch64 s390x um; MATRIX_ARCHES=...  (warm 5-8 min; cold 60 min)'
+	@echo '  kunit         kunit.py run --kunitconfig=mm; KUNIT_ARCH=um|x86_64|arm64|loongarch  (UML warm 31 s; cold 10-21 min)'
+	@echo '  each-patch    build every prefix of the queue, warning-free  (84 min)'
+	@echo '  cross-mips    build mm/madvise.o and mm/gup.o for mips, no Rust  (36 s cold)'
+	@echo '  tree          the series as an editable git tree (./linux)  (seconds)'
+	@echo '  export        regenerate patches/ from the tree  (seconds)'
+	@echo '  tree-status   tree work that patches/ lacks  (seconds)'
+	@echo '  tree-reset    drop the tree work, re-apply patches/  (seconds)'
+	@echo '  shell         a shell in the toolchain root, in the series tree; CMD="..."  (seconds)'
+	@echo '  build         build the series debug kernel only  (8-23 min cold)'

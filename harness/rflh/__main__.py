@@ -3,7 +3,7 @@
 import os
 import sys
 
-from . import bench, build, check, cross, fuzz, kunittool, matrix, negative, perpatch, stress, source, toolchain, tree
+from . import bench, build, check, cross, earlyboot, fuzz, kunittool, matrix, negative, perpatch, stress, source, toolchain, tree
 from .util import HarnessError, die, in_root, log, settings_from_env, stage
 
 
@@ -93,6 +93,10 @@ def cmd_stress(s, args):
     return stress.run(s)
 
 
+def cmd_early_boot(s, args):
+    return earlyboot.run(s)
+
+
 def cmd_matrix(s, args):
     arches = tuple((os.environ.get("MATRIX_ARCHES") or " ".join(matrix.MATRIX)).split())
     return matrix.run(s, arches)
@@ -128,6 +132,7 @@ COMMANDS = {
     "each-patch": cmd_each_patch,
     "shell": cmd_shell,
     "stress": cmd_stress,
+    "early-boot": cmd_early_boot,
     "fuzz": cmd_fuzz,
     "fuzz-record": cmd_fuzz_record,
     "cross-mips": cmd_cross,
