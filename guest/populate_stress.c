@@ -451,13 +451,21 @@ static int test_hugetlb(char *out)
 
 /* 6. A file truncated under a populate: EFAULT or success, never a loop. */
 static int trunc_fd;
-static atomic_long truncs;
+static atomic_long truncs, trunc_pops;
 static void *truncater(void *arg)
 {
 	while (!stop) {
-		/* 4 ms at full size, then 1 ms at size 0 (populates meet a hole). */
-		usleep(4000);
-		if (ftruncate(trunc_fd, 0))
+		/*
+		 * Paced by count, not time: at full size until two more
+		 * populates have returned (the second began after the size
+		 * was restored, so it can succeed), then truncate under the
+		 * next one and hold size 0 for 1 ms.
+		 */
+		long want = atomic_load(&trunc_pops) + 2;
+
+		while (!stop && atomic_load(&trunc_pops) < want)
+			usleep(100);
+		if (stop || ftruncate(trunc_fd, 0))
 			break;
 		atomic_fetch_add(&truncs, 1);
 		usleep(1000);
@@ -483,17 +491,19 @@ static int test_truncate(char *out)
 	p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, trunc_fd, 0);
 	seen_mask = 0;
 	stop = 0;
+	truncs = trunc_pops = 0;
 	pthread_create(&th, NULL, truncater, NULL);
 	/*
 	 * Bounded by count: at least 200 * SCALE populates across at least
 	 * 20 * SCALE truncations, and on until both a success and EFAULT have
 	 * been seen; 120 s is a hang bound, not a measure.
 	 */
-	truncs = 0;
 	for (i = 0; (i < 200 * scale || truncs < 20 * scale ||
 		     !(seen_mask & 1u) || !(seen_mask & (1u << EFAULT))) &&
-		    now() - t0 < 120; i++)
+		    now() - t0 < 120; i++) {
 		madv(p, len, i & 1 ? MADV_POPULATE_WRITE : MADV_POPULATE_READ);
+		atomic_fetch_add(&trunc_pops, 1);
+	}
 	stop = 1;
 	pthread_join(th, NULL);
 	munmap(p, len);
