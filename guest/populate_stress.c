@@ -4,9 +4,10 @@
  *
  * Usage: populate_stress [-s SCALE] [TEST...]   (no argument: all tests)
  *
- * -s SCALE multiplies every test's load (durations, iteration counts, and
- * threads where a test has them) by SCALE (1 to 16; default 1), to show
- * that no check depends on how much work the machine got through.
+ * -s SCALE multiplies every test's load (durations, iteration counts and
+ * repetitions; never thread counts or mapping sizes) by SCALE (1 to 16;
+ * default 1), to show that no check depends on how much work the machine
+ * got through.
  *
  * The tests run in a child process inside a memory cgroup of their own
  * (rfl-stress/run). When every task of it has exited, leak_check reclaims
@@ -112,15 +113,26 @@ static long meminfo(const char *key)
 	return v;
 }
 
-static void write_str(const char *path, const char *s)
+static bool write_str(const char *path, const char *s)
 {
 	int fd = open(path, O_WRONLY);
+	bool ok = false;
 
 	if (fd >= 0) {
-		if (write(fd, s, strlen(s)) < 0)
+		ok = write(fd, s, strlen(s)) == (ssize_t)strlen(s);
+		if (!ok)
 			perror(path);
 		close(fd);
 	}
+	return ok;
+}
+
+/* Pages allocated to a file, from st_blocks; -1 if fstat() fails. */
+static long file_pages(int fd)
+{
+	struct stat st;
+
+	return fstat(fd, &st) ? -1 : (long)(st.st_blocks * 512 / pg);
 }
 
 /* 1. Populate threads against munmap/mmap, mprotect and mremap threads. */
@@ -260,26 +272,89 @@ static int test_uffd_slow(char *out)
 /*
  * 3. SIGKILL during a long populate, and while blocked on userfaultfd.
  *
+ * The first child populates a shared memfd of up to 512 MiB with one
+ * POPULATE_WRITE and is killed as soon as st_blocks shows a page. st_blocks
+ * is read again right after kill(): SIGKILL is pending from then on and GUP
+ * checks for it before every page, so the populate must stop short of the
+ * whole file. Had the kernel ignored it, the child would die only on return
+ * to user space, with every page allocated. If the file was full (within a
+ * 64-page chunk) already when killed, the race was lost: up to three tries.
+ *
  * The second child registers a userfaultfd that nobody serves, and a
  * thread of its own reports the fault to us over a pipe: only then is it
  * known to be inside MADV_POPULATE_READ, and only then is it killed.
  * A hang bound (20 s) is the only time limit: the latencies vary with the
  * machine and go to stderr.
  */
-static double kill_after(pid_t pid, int ms)
+static double wait_killed(pid_t pid)
 {
-	double t0;
+	double t0 = now();
 	int status;
 
-	usleep(ms * 1000);
-	t0 = now();
-	kill(pid, SIGKILL);
 	while (waitpid(pid, &status, WNOHANG) == 0) {
 		if (now() - t0 > 20)
 			return -1;
 		usleep(1000);
 	}
 	return WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL ? now() - t0 : -2;
+}
+
+static const char *long_populate(double *lat)
+{
+	size_t len = 512UL << 20, avail = meminfo("MemAvailable") * 1024UL / 4;
+	long pages, at_kill, done;
+	int attempt, status;
+
+	if (len > avail)
+		len = avail / pg * pg;
+	pages = len / pg;
+	for (attempt = 1; attempt <= 3; attempt++) {
+		int fd = memfd_create("rfl-sigkill", 0);
+		double t0 = now();
+		bool exited = false;
+		pid_t pid;
+
+		if (fd < 0 || ftruncate(fd, len))
+			return "SETUP_FAILED";
+		pid = fork();
+		if (!pid) {
+			char *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+
+			if (p == MAP_FAILED)
+				_exit(2);
+			madvise(p, len, MADV_NOHUGEPAGE);
+			madvise(p, len, MADV_POPULATE_WRITE);
+			_exit(0);
+		}
+		while (file_pages(fd) == 0 && now() - t0 < 20) {
+			if (waitpid(pid, &status, WNOHANG) == pid) {
+				exited = true;
+				break;
+			}
+			usleep(1000);
+		}
+		if (exited) {
+			close(fd);
+			return "EXITED_BEFORE_ANY_PAGE";
+		}
+		kill(pid, SIGKILL);
+		at_kill = file_pages(fd);
+		*lat = wait_killed(pid);
+		done = file_pages(fd);
+		close(fd);
+		if (*lat == -1) {
+			waitpid(pid, NULL, 0);
+			return "HUNG";
+		}
+		if (*lat < 0)
+			return "EXITED_NOT_KILLED";
+		fprintf(stderr, "sigkill: long populate try %d: %ld of %ld pages when killed, "
+			"%ld when it died\n", attempt, at_kill, pages, done);
+		if (at_kill >= pages - 64)
+			continue;	/* lost the race: try again */
+		return done < pages ? "stopped_part_way" : "IGNORED_SIGKILL";
+	}
+	return "RACE_LOST_3_TIMES";
 }
 
 struct blocked_arg {
@@ -307,21 +382,11 @@ static int test_sigkill(char *out)
 {
 	int fault[2], seen_fault = 0;
 	struct pollfd pfd;
-	double a, b = -3;
-	pid_t pid = fork();
+	double a = -3, b = -3;
+	const char *lp = long_populate(&a);
+	pid_t pid;
 	char c;
 
-	if (!pid) {
-		size_t len = 512UL << 20;
-		char *p = mmap(NULL, len, PROT_READ | PROT_WRITE,
-			       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-
-		for (;;) {
-			madvise(p, len, MADV_POPULATE_WRITE);
-			madvise(p, len, MADV_DONTNEED);
-		}
-	}
-	a = kill_after(pid, 500);
 	if (pipe(fault))
 		return 0;
 	pid = fork();
@@ -346,16 +411,17 @@ static int test_sigkill(char *out)
 	if (poll(&pfd, 1, 20000) == 1 && read(fault[0], &c, 1) == 1)
 		seen_fault = 1;
 	close(fault[0]);
-	if (seen_fault)
-		b = kill_after(pid, 0);
-	else {
+	if (seen_fault) {
+		kill(pid, SIGKILL);
+		b = wait_killed(pid);
+	} else {
 		kill(pid, SIGKILL);
 		waitpid(pid, NULL, 0);
 	}
 	fprintf(stderr, "sigkill latency: long populate %.3f s, uffd-blocked %.3f s\n", a, b);
-	sprintf(out, "long_populate=%s uffd_blocked=%s", a >= 0 ? "killed" : "HUNG",
+	sprintf(out, "long_populate=%s uffd_blocked=%s", lp,
 		!seen_fault ? "NO_FAULT_SEEN" : b >= 0 ? "killed_in_fault" : "HUNG");
-	return a >= 0 && seen_fault && b >= 0;
+	return !strcmp(lp, "stopped_part_way") && seen_fault && b >= 0;
 }
 
 /* 4. memcg memory.max below the range: ENOMEM, and nothing is killed. */
@@ -431,20 +497,34 @@ static int test_memcg(char *out)
 /* 5. An exhausted hugetlb pool: EFAULT. */
 static int test_hugetlb(char *out)
 {
-	size_t h = 2UL << 20;
+	const char *nr = "/proc/sys/vm/nr_hugepages";
+	long hkb = meminfo("Hugepagesize");
+	size_t h = hkb > 0 ? hkb * 1024UL : 0;
+	char saved[32] = "";
+	FILE *f = fopen(nr, "r");
 	char *p;
 	int r;
 
-	write_str("/proc/sys/vm/nr_hugepages", "1");
+	/* Whatever happens, the pool goes back to its size at start. */
+	if (f) {
+		if (!fgets(saved, sizeof(saved), f))
+			saved[0] = 0;
+		fclose(f);
+	}
+	if (h == 0 || !saved[0] || !write_str(nr, "1")) {
+		sprintf(out, "SKIP no hugetlb pool to resize");
+		return -1;
+	}
 	p = mmap(NULL, 4 * h, PROT_READ | PROT_WRITE,
 		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB | MAP_NORESERVE, -1, 0);
 	if (p == MAP_FAILED) {
 		sprintf(out, "SKIP MAP_HUGETLB: %s", strerror(errno));
+		write_str(nr, saved);
 		return -1;
 	}
 	r = madv(p, 4 * h, MADV_POPULATE_WRITE);
 	munmap(p, 4 * h);
-	write_str("/proc/sys/vm/nr_hugepages", "0");
+	write_str(nr, saved);
 	sprintf(out, "ret=%s", r ? strerrorname_np(r) : "0");
 	return r == EFAULT;
 }
@@ -479,6 +559,7 @@ static int test_truncate(char *out)
 {
 	char path[] = "/tmp/rfl-trunc.XXXXXX";
 	size_t len = 4UL << 20;
+	bool hung = false;
 	pthread_t th;
 	double t0 = now();
 	int i;
@@ -496,11 +577,12 @@ static int test_truncate(char *out)
 	/*
 	 * Bounded by count: at least 200 * SCALE populates across at least
 	 * 20 * SCALE truncations, and on until both a success and EFAULT have
-	 * been seen; 120 s is a hang bound, not a measure.
+	 * been seen. 120 s (plus 30 s per SCALE step) is a hang bound, not a
+	 * measure: reaching it fails the test.
 	 */
 	for (i = 0; (i < 200 * scale || truncs < 20 * scale ||
 		     !(seen_mask & 1u) || !(seen_mask & (1u << EFAULT))) &&
-		    now() - t0 < 120; i++) {
+		    !(hung = now() - t0 > 90 + 30 * scale); i++) {
 		madv(p, len, i & 1 ? MADV_POPULATE_WRITE : MADV_POPULATE_READ);
 		atomic_fetch_add(&trunc_pops, 1);
 	}
@@ -510,9 +592,9 @@ static int test_truncate(char *out)
 	close(trunc_fd);
 	fprintf(stderr, "truncate_under_populate: %d populates, %ld truncations\n", i,
 		(long)truncs);
-	sprintf(out, "errnos=%s", errs(seen_mask));
+	sprintf(out, "errnos=%s%s", errs(seen_mask), hung ? " HANG_BOUND_REACHED" : "");
 	/* Both outcomes seen, and nothing but EFAULT or success. */
-	return (seen_mask & 1u) && (seen_mask & (1u << EFAULT)) &&
+	return !hung && (seen_mask & 1u) && (seen_mask & (1u << EFAULT)) &&
 	       !(seen_mask & ~((1u << 0) | (1u << EFAULT)));
 }
 
@@ -676,14 +758,19 @@ static int test_yield_writers(char *out)
  */
 static atomic_long iou_writes;
 
+/*
+ * Takes mmap_lock for writing in a loop, without creating or removing a
+ * mapping (a new one could land in the hole of hole_write): it flips the
+ * protection of the middle page of three, whose PROT_NONE neighbours keep
+ * it from merging with any mapping of the test.
+ */
 static void *iou_writer(void *arg)
 {
-	(void)arg;
-	while (!stop) {
-		char *q = mmap(NULL, pg, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	char *q = arg;
+	int i = 0;
 
-		if (q != MAP_FAILED)
-			munmap(q, pg);
+	while (!stop) {
+		mprotect(q + pg, pg, i++ & 1 ? PROT_READ : PROT_READ | PROT_WRITE);
 		atomic_fetch_add(&iou_writes, 1);
 	}
 	return NULL;
@@ -743,21 +830,35 @@ static int test_io_uring(char *out)
 		{ "hole_write", IOU_HOLE, 4, MADV_POPULATE_WRITE },
 	};
 	struct io_uring ring;
-	unsigned char *va = NULL, *vb = NULL;
-	int i, r, same = 0, n = sizeof(cases) / sizeof(cases[0]), ok = 0;
+	unsigned char *va = malloc((64UL << 20) / pg), *vb = malloc((64UL << 20) / pg);
+	int i, r, same = 0, n = sizeof(cases) / sizeof(cases[0]), ok = 0, rep;
+	char *o = out, *wp;
 	pthread_t th;
-	char *o = out;
 
 	r = io_uring_queue_init(4, &ring, 0);
 	if (r) {
+		free(va);
+		free(vb);
 		sprintf(out, "SKIP io_uring_queue_init: %s", strerror(-r));
 		return -1;
 	}
+	wp = mmap(NULL, 3 * pg, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (wp == MAP_FAILED || !va || !vb) {
+		io_uring_queue_exit(&ring);
+		free(va);
+		free(vb);
+		return 0;
+	}
 	stop = 0;
 	iou_writes = 0;
-	pthread_create(&th, NULL, iou_writer, NULL);
-	for (i = 0; i < n; i++) {
-		size_t len = (cases[i].mib * scale) << 20, npages = len / pg, j;
+	pthread_create(&th, NULL, iou_writer, wp);
+	/*
+	 * SCALE repeats the cases. The outcome is the last round's, or that of
+	 * the first round in which the two paths differed.
+	 */
+	for (rep = 0; rep < scale && same == n * rep; rep++)
+	for (i = 0, o = out; i < n; i++) {
+		size_t len = cases[i].mib << 20, j;
 		int fd = -1, ea, eb, ma = 0, mb = 0;
 		char *a, *b;
 
@@ -771,9 +872,7 @@ static int test_io_uring(char *out)
 		b = cases[i].kind == IOU_SHMEM ?
 			mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, len) :
 			iou_map(cases[i].kind, len, fd);
-		va = realloc(va, npages);
-		vb = realloc(vb, npages);
-		if (!a || !b || b == MAP_FAILED || !va || !vb) {
+		if (!a || !b || b == MAP_FAILED) {
 			o += sprintf(o, " %s:setup_failed", cases[i].name);
 			goto out;
 		}
@@ -796,7 +895,7 @@ static int test_io_uring(char *out)
 				mb += vb[k] & 1;
 			}
 		}
-		same += ea == eb && ma == mb;
+		same += ea == eb && ma == mb;	/* over all rounds */
 		o += sprintf(o, "%s%s=%s", i ? " " : "", cases[i].name,
 			     ea ? strerrorname_np(ea) : "0");
 		if (ea != eb || ma != mb)
@@ -811,13 +910,14 @@ static int test_io_uring(char *out)
 out:
 	stop = 1;
 	pthread_join(th, NULL);
+	munmap(wp, 3 * pg);
 	io_uring_queue_exit(&ring);
 	free(va);
 	free(vb);
-	fprintf(stderr, "io_uring_madvise: %d of %d cases as madvise(), %ld writer rounds\n",
-		same, n, (long)iou_writes);
-	sprintf(o, " same_as_madvise=%d/%d", same, n);
-	return ok && same == n && iou_writes > 0;
+	fprintf(stderr, "io_uring_madvise: %d of %d cases as madvise() over %d round(s), "
+		"%ld writer rounds\n", same, n * rep, rep, (long)iou_writes);
+	sprintf(o, " same_as_madvise=%s", ok && same == n * scale ? "all" : "NO");
+	return ok && same == n * scale && iou_writes > 0;
 }
 
 static const struct {
@@ -905,7 +1005,9 @@ static int leak_check(const long *huge0)
 	/* io-wq workers and killed children leave asynchronously. */
 	while ((populated = cg_value(CG "/cgroup.events", "populated") != 0) && now() - t0 < 60)
 		usleep(10000);
-	write_str("/proc/sys/vm/drop_caches", "3");
+	/* The page cache the tests read stays charged until dropped. */
+	if (!write_str("/proc/sys/vm/drop_caches", "3"))
+		fprintf(stderr, "leak_check: cannot drop caches; reclaim alone must do\n");
 	for (i = 0; i < 50; i++) {
 		write_str(CG "/memory.high", "0");
 		cur = cg_value(CG "/memory.current", NULL);
@@ -946,8 +1048,18 @@ static int run_tests(int argc, char **argv)
 {
 	int i, j, fails = 0;
 
-	if (in_cg)
+	if (in_cg) {
+		char self[256];
+
+		/* Everything the tests allocate must be charged to CG "/run". */
 		write_str(CG "/run/cgroup.procs", "0");
+		read_text("/proc/self/cgroup", self, sizeof(self));
+		if (strcmp(self, "0::/rfl-stress/run\n")) {
+			printf("STRESS runner FAIL secs=0.0 not in %s/run: /proc/self/cgroup says %s",
+			       CG, self);
+			return 1;
+		}
+	}
 	for (i = 0; i < (int)(sizeof(tests) / sizeof(tests[0])); i++) {
 		char out[768] = "";
 		double t0;
@@ -972,6 +1084,7 @@ static int run_tests(int argc, char **argv)
 int main(int argc, char **argv)
 {
 	int i, j, status, first = 1, n = sizeof(tests) / sizeof(tests[0]);
+	bool setup_failed;
 	long huge0[4];
 	pid_t pid;
 
@@ -999,6 +1112,10 @@ int main(int argc, char **argv)
 	for (i = 0; i < 4; i++)
 		huge0[i] = meminfo(huge_keys[i]);
 	in_cg = cg_setup();
+	setup_failed = !in_cg && !access("/sys/fs/cgroup/cgroup.controllers", R_OK);
+	if (setup_failed)
+		printf("STRESS runner FAIL secs=0.0 cgroup v2 is mounted, but %s could not "
+		       "be set up with the memory controller\n", CG);
 	fflush(NULL);
 	pid = fork();
 	if (pid < 0) {
@@ -1014,5 +1131,5 @@ int main(int argc, char **argv)
 	/* The leak check runs whatever the tests did. */
 	if (leak_check(huge0))
 		return 1;
-	return WIFEXITED(status) && !WEXITSTATUS(status) ? 0 : 1;
+	return WIFEXITED(status) && !WEXITSTATUS(status) && !setup_failed ? 0 : 1;
 }
