@@ -42,7 +42,7 @@ def fragments(repo, kind, variant, arch="x86_64"):
     for f in files:
         if not f.exists():
             die(f"config fragment {f} is missing")
-    if variant in ("series", "leak") and has_series(repo):
+    if variant in ("series", "broken") and has_series(repo):
         files += [f for f in [d / "series.config"] + [d / f"series-{k}.config" for k in kinds]
                   if f.exists()]
     return files

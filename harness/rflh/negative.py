@@ -1,16 +1,19 @@
 """`make negative`: prove that the verdict catches broken runs, on real
 boots of the debug kernel: a kernel WARNING (provoked with LKDTM), a guest
 that never prints the sentinel (hangs until the host-side timeout), a
-required selftest that SKIPs (the base variant, without the series), and a
-kernel that leaks a page in every populate (the series plus the test-only
-harness/negative/*.patch), which populate_stress's leak check must fail."""
+required selftest that SKIPs (the base variant, without the series), and
+the "broken" kernel, the series plus the test-only harness/negative/*.patch:
+it leaks a page in every populate, which populate_stress's leak check must
+fail, and its populate ignores a pending SIGKILL, which populate_stress
+sigkill and madv_populate_extra's fatal_signal_during_long_populate must
+fail."""
 
 import json
 
 from . import build, check, guest, source, stress, toolchain, tree
 from .util import die, log, stage
 
-ALL = ("warning", "hang", "skip", "leak")
+ALL = ("warning", "hang", "skip", "leak", "sigkill")
 
 # The leak control runs the stress tests that populate most often.
 LEAK_TESTS = "yield_writers race_munmap_mprotect_mremap"
@@ -67,22 +70,80 @@ def run(s, only=ALL):
             results.append(("required selftest SKIP (base variant)", rc != 0 and bool(hit), res))
     if "leak" in only:
         results.append(leak_case(s, pristine))
+    if "sigkill" in only:
+        results.append(sigkill_case(s, pristine))
     return summarize(results)
+
+
+def broken_kernel(s, pristine):
+    """The series plus harness/negative/*.patch, built once for both cases."""
+    t = tree.sync(s, "broken", pristine, source.describe(s))
+    out, _ = build.build_kernel(s, "broken", t, "test")
+    return t, out
+
+
+# The SIGKILL control: populate_stress's sigkill test, then the selftest case
+# in a cgroup whose memory.max sizes its memfd to about 300 MiB, so that the
+# whole populate fits in the harness's 30 s per-test timeout on the debug
+# kernel (KASAN): the case must fail on its own check, not on the timeout.
+SIGKILL_JOB = """set -u
+echo 'RFL: populate_stress sigkill on the broken kernel'
+/rfl/bin/populate_stress sigkill > /dev/rfl-aux 2>/dev/console
+echo "RFL: populate_stress exit $?"
+echo +memory > /sys/fs/cgroup/cgroup.subtree_control
+mkdir -p /sys/fs/cgroup/neg && echo 640M > /sys/fs/cgroup/neg/memory.max
+echo $$ > /sys/fs/cgroup/neg/cgroup.procs
+echo 'RFL: madv_populate_extra -t fatal_signal_during_long_populate'
+cd /kselftest/mm && ./madv_populate_extra -t fatal_signal_during_long_populate \
+    > /dev/console 2>&1
+echo "RFL: madv_populate_extra exit $?"
+exit 0
+"""
+
+
+def sigkill_case(s, pristine):
+    """Boot the broken kernel: both SIGKILL checks must fail, and say why."""
+    name = "populate ignores a pending SIGKILL (harness/negative/*.patch)"
+    t, out = broken_kernel(s, pristine)
+    inst = guest.build_selftests(s, t, out)
+    tools = guest.build_guest_tools(s, out)
+    with stage(f"negative control: {name}"):
+        checks, _, console, tap = check.boot_and_judge(
+            s, "broken", t, out, SIGKILL_JOB, [(inst, "/kselftest"), (tools, "/rfl/bin")],
+            timeout=900, title=name)
+        aux = tap.with_suffix(".aux").read_text(errors="replace")
+        text = console.read_text(errors="replace")
+        sc = [c for c in stress.checks_from(aux, expect=("sigkill",))
+              if c.name.startswith("sigkill")]
+        for c in sc:
+            log(f"    {c.status:4} [{c.group}] {c.name}: {c.detail}")
+        # populate_stress: the long populate must be seen running to the end.
+        stress_caught = any(c.status == "fail" and "IGNORED_SIGKILL" in c.detail for c in sc)
+        # The selftest must say "not ok", for one of its two reasons: the
+        # file full when the child died (EXPECT_LT(done, pages), "SIGKILL
+        # ignored"), or the child still alive 10 s after SIGKILL.
+        why = ("SIGKILL ignored" if "SIGKILL ignored" in text else
+               "child alive 10 s after SIGKILL" if "!= status" in text else "")
+        self_caught = bool(why) and \
+            "not ok 1 global.fatal_signal_during_long_populate" in text
+        log(f"    populate_stress sigkill: {'caught (IGNORED_SIGKILL)' if stress_caught else 'MISSED'}")
+        log(f"    madv_populate_extra fatal_signal_during_long_populate: "
+            f"{'caught (' + why + ', not ok)' if self_caught else 'MISSED'}")
+    return name, stress_caught and self_caught, console
 
 
 def leak_case(s, pristine):
     """Boot the leaky kernel with a short populate_stress run: the leak
     check, and only it, must fail."""
     name = "a page leaked in every populate (harness/negative/*.patch)"
-    t = tree.sync(s, "leak", pristine, source.describe(s))
-    out, _ = build.build_kernel(s, "leak", t, "test")
+    t, out = broken_kernel(s, pristine)
     tools = guest.build_guest_tools(s, out)
     job = ("echo 'RFL: populate_stress on the leaking kernel'\n"
            f"/rfl/bin/populate_stress {LEAK_TESTS} > /dev/rfl-aux 2>/dev/console\n"
            "echo \"RFL: populate_stress exit $?\"\nexit 0\n")
     with stage(f"negative control: {name}"):
         checks, _, console, tap = check.boot_and_judge(
-            s, "leak", t, out, job, [(tools, "/rfl/bin")], timeout=900, title=name)
+            s, "broken", t, out, job, [(tools, "/rfl/bin")], timeout=900, title=name)
         aux = tap.with_suffix(".aux").read_text(errors="replace")
         sc = stress.checks_from(aux, expect=tuple(LEAK_TESTS.split()) + ("leak_check",))
         for c in sc:

@@ -168,9 +168,9 @@ def ensure_repo(s, pristine, describe):
     return repo
 
 
-def apply_queue(s, repo, patches, with_leak=False):
+def apply_queue(s, repo, patches, with_broken=False):
     """Return {'reference','base','series'} -> commit for the queue
-    (and 'leak' with with_leak: the series plus harness/negative/*.patch).
+    (and 'broken' with with_broken: the series plus harness/negative/*.patch).
 
     Patches are applied in a scratch worktree with git am; the resulting
     commits depend only on the base and the patch files.
@@ -202,11 +202,12 @@ def apply_queue(s, repo, patches, with_leak=False):
 
     out["base"] = am(q.base, "# base")
     out["series"] = am(q.series, "# series")
-    if with_leak:
-        # The negative control for the leak check: the series plus a
-        # test-only patch that leaks a page in every populate.
-        leaks = sorted((s.repo / "harness" / "negative").glob("*.patch"))
-        out["leak"] = am([str(p.resolve()) for p in leaks], "negative control")
+    if with_broken:
+        # The negative controls' kernel: the series plus the test-only
+        # patches that break it on purpose (a page leaked in every populate,
+        # a pending SIGKILL ignored by populate).
+        broken = sorted((s.repo / "harness" / "negative").glob("*.patch"))
+        out["broken"] = am([str(p.resolve()) for p in broken], "negative control")
     return out
 
 
@@ -265,7 +266,7 @@ def restore_description(s, repo):
 def sync(s, variant, pristine, describe):
     """Bring the variant's tree to the queue; return its path."""
     repo = ensure_repo(s, pristine, describe)
-    commits = apply_queue(s, repo, s.repo / "patches", with_leak=variant == "leak")
+    commits = apply_queue(s, repo, s.repo / "patches", with_broken=variant == "broken")
     want = commits[variant]
     if variant == "series":
         tree = repo
