@@ -208,7 +208,7 @@ def check(s, gates_on=None):
             q = tree.read_series(s.repo)
             checks += gates.checkpatch(s, tree_dir, [s.repo / "patches" / p for p in q.series])
             checks += gates.rust_symbols(s, out)
-            checks += gates.no_panic(s, out)
+            checks += gates.no_panic(s, out, tree_dir)
             checks += gates.module_exports(s, out)
             checks += gates.get_maintainer(s, tree_dir, [s.repo / "patches" / p for p in q.series])
             checks += gates.sphinx(s, tree_dir, files)
@@ -218,7 +218,7 @@ def check(s, gates_on=None):
         t = time.monotonic()
         with stage(f"gates ({s.arch}): symbols, no panic, exports"):
             checks += gates.rust_symbols(s, out)
-            checks += gates.no_panic(s, out)
+            checks += gates.no_panic(s, out, tree_dir)
             checks += gates.module_exports(s, out)
         timings["gates"] = time.monotonic() - t
 

@@ -197,10 +197,45 @@ def is_test_code(fn):
     return "::tests::" in fn or "kunit_rust_wrapper" in fn or "__kunit" in fn
 
 
-def no_panic(s, out, objects=("mm/populate.o",), kernel_paths=("kernel::mm::faultin",)):
+# A function a diff adds: "+    pub(crate) const unsafe fn name" (doc examples,
+# "+    /// fn f(", do not match).
+ADDED_FN = re.compile(r"^\+\s*(?:pub(?:\([^)]*\))?\s+)?(?:const\s+)?(?:unsafe\s+)?"
+                      r"(?:extern\s+\"C\"\s+)?fn\s+(?P<name>\w+)")
+
+
+def added_kernel_fns(diff_text):
+    """[(module path, fn name)] of the functions a diff adds under rust/kernel/."""
+    out, module = [], None
+    for line in diff_text.splitlines():
+        if line.startswith("+++ "):
+            path = line[4:].removeprefix("b/")
+            module = None
+            if path.startswith("rust/kernel/") and path.endswith(".rs"):
+                parts = path[len("rust/"):-len(".rs")].split("/")
+                if parts[-1] == "mod":
+                    parts.pop()
+                module = "::".join(parts) if parts != ["kernel", "lib"] else "kernel"
+            continue
+        m = ADDED_FN.match(line)
+        if module and m and (module, m.group("name")) not in out:
+            out.append((module, m.group("name")))
+    return out
+
+
+def is_added_fn(fn, added):
+    """Whether a demangled function name is (a closure or an instance of) one of `added`."""
+    for module, name in added:
+        if module + "::" in fn and re.search(r"::" + re.escape(name) + r"(?:$|[<:])", fn):
+            return True
+    return False
+
+
+def no_panic(s, out, tree_dir=None, objects=("mm/populate.o",)):
     """The series' Rust code must not reference a panic function. mm/populate.o is
-    checked whole (its test module excepted); in rust/kernel.o only the functions of
-    `kernel_paths` (the generic ones are instantiated in mm/populate.o)."""
+    checked whole (its test module excepted). In rust/kernel.o, every function the
+    series adds under rust/kernel/ (found in its diff) is checked where it has code;
+    the generic and #[inline] ones have none there, and are compiled into their
+    callers, the objects checked above."""
     checks = []
     seen = ""
     for obj in objects:
@@ -215,25 +250,35 @@ def no_panic(s, out, objects=("mm/populate.o",), kernel_paths=("kernel::mm::faul
         checks.append(Check("gate", f"no panic path in {obj} ({nfn} functions, tests excepted)",
                             "fail" if found else "ok",
                             "; ".join(f"{k} -> {', '.join(v)}" for k, v in list(found.items())[:3])))
+    added = added_kernel_fns(git(tree_dir, "diff", f"{BASE_DONE}..HEAD", "--", "rust/kernel")) \
+        if tree_dir else [("kernel::mm::faultin", "faultin_range")]
     r = in_root(s, f"llvm-objdump -dr --demangle {out}/rust/kernel.o", check=False,
                 capture_output=True, text=True)
+    if r.returncode != 0 or not added:
+        return checks + [Check("gate", "no panic path in the series' functions of rust/kernel.o",
+                               "fail", r.stderr.strip()[:200] if r.returncode
+                               else "found no function the series adds under rust/kernel/")]
     text = r.stdout
-    mine = panic_references(text, lambda fn: not any(p in fn for p in kernel_paths))
-    nfn = sum(1 for l in text.splitlines()
-              if FUNC.match(l) and any(p in l for p in kernel_paths))
-    if nfn == 0 and not mine and r.returncode == 0:
-        # Nothing of the binding is in rust/kernel.o: it is generic and
-        # #[inline], so its code is in the objects checked above. Say so only
-        # if it is true: they must call the binding's C function.
-        ok = "gup_faultin_range" in seen
-        checks.append(Check("gate", f"{', '.join(kernel_paths)} has no code in rust/kernel.o; "
-                            f"it is inlined into {', '.join(objects)}, checked above",
-                            "ok" if ok else "fail",
-                            "" if ok else f"no call to gup_faultin_range in {', '.join(objects)}"))
-        return checks
-    checks.append(Check("gate", f"no panic path in rust/kernel.o's {', '.join(kernel_paths)} "
-                        f"({nfn} functions)", "fail" if mine or r.returncode else "ok",
+    mine = panic_references(text, lambda fn: not is_added_fn(fn, added))
+    present = {m.group("name") for m in map(FUNC.match, text.splitlines())
+               if m and is_added_fn(m.group("name"), added)}
+    with_code = [f"{mod}::{n}" for mod, n in added
+                 if any(mod + "::" in fn and re.search(r"::" + re.escape(n) + r"(?:$|[<:])", fn)
+                        for fn in present)]
+    without = [f"{mod}::{n}" for mod, n in added if f"{mod}::{n}" not in with_code]
+    checks.append(Check("gate", f"no panic path in rust/kernel.o's code of the {len(added)} "
+                        f"functions the series adds to the kernel crate ({len(present)} symbols: "
+                        f"{', '.join(with_code) or 'none'})",
+                        "fail" if mine else "ok",
                         "; ".join(f"{k} -> {', '.join(v)}" for k, v in list(mine.items())[:3])))
+    if without:
+        # Generic or #[inline]: compiled into the callers checked above, which
+        # must then really use the binding.
+        ok = "gup_faultin_range" in seen
+        checks.append(Check("gate", f"{len(without)} have no code in rust/kernel.o (generic or "
+                            f"#[inline], compiled into {', '.join(objects)}): "
+                            f"{', '.join(without)}", "ok" if ok else "fail",
+                            "" if ok else f"no call to gup_faultin_range in {', '.join(objects)}"))
     return checks
 
 

@@ -51,6 +51,42 @@ class NoPanicTest(unittest.TestCase):
         self.assertEqual(len(gates.panic_references(OBJDUMP)), 2)
 
 
+DIFF = """diff --git a/rust/kernel/mm.rs b/rust/kernel/mm.rs
+--- a/rust/kernel/mm.rs
++++ b/rust/kernel/mm.rs
+@@ -1,3 +1,9 @@
++    /// fn f(mm: &MmWithUser) {
++    pub fn yield_if_contended(&mut self) -> bool {
++fn wait_for_writer(mm: &Mm, seq: Option<u32>) {
+     fn unchanged(&self) {}
+diff --git a/rust/kernel/mm/faultin.rs b/rust/kernel/mm/faultin.rs
+--- /dev/null
++++ b/rust/kernel/mm/faultin.rs
++    pub const fn bits(self) -> u32 {
++    pub(crate) unsafe fn raw(self) {
+diff --git a/mm/populate.rs b/mm/populate.rs
++++ b/mm/populate.rs
++fn populate() {}
+"""
+
+
+class AddedFunctionsTest(unittest.TestCase):
+    def test_functions_and_modules_from_a_diff(self):
+        self.assertEqual(gates.added_kernel_fns(DIFF), [
+            ("kernel::mm", "yield_if_contended"), ("kernel::mm", "wait_for_writer"),
+            ("kernel::mm::faultin", "bits"), ("kernel::mm::faultin", "raw")])
+
+    def test_matches_instances_and_closures_only(self):
+        added = gates.added_kernel_fns(DIFF)
+        for fn in ("kernel::mm::wait_for_writer", "kernel::mm::wait_for_writer::{closure#0}",
+                   "<kernel::mm::MmapReadGuard<kernel::mm::hold::Owned>>::yield_if_contended",
+                   "<kernel::mm::faultin::FaultinFlags>::bits"):
+            self.assertTrue(gates.is_added_fn(fn, added), fn)
+        for fn in ("kernel::mm::virt::VmaRef::end", "<kernel::mm::MmWithUser>::mmap_read_lock",
+                   "<kernel::page::Page>::bits", "kernel::mm::wait_for_writer_x"):
+            self.assertFalse(gates.is_added_fn(fn, added), fn)
+
+
 class CompileFailTest(unittest.TestCase):
     def test_results(self):
         r = gates.compile_fail_results(BUILD_LOG)
