@@ -95,7 +95,7 @@ help:
 	@echo '  check         the full test run: N passed, N failed, N skipped  (cold 19-50 min; warm 15-25 min)'
 	@echo '  harness-test  the harness unit tests  (seconds)'
 	@echo '  stress        stress tests and the leak check on both debug kernels, outcomes compared; STRESS_SCALE=4  (two boots, 5-8 min warm)'
-	@echo '  negative      the verdict must catch a WARNING, a hang, a required SKIP, a leak; NEGATIVE="leak"  (about 5 min warm, plus the leak kernel)'
+	@echo '  negative      the verdict must catch a WARNING, a hang, a required SKIP, a leak, an ignored SIGKILL; NEGATIVE="leak sigkill"  (about 5 min warm, plus the broken kernel)'
 	@echo '  fuzz          differential fuzzer, v7.3 C against the series; SEEDS=50 NOPS=2000  (about 6 min a kernel)'
 	@echo '  fuzz-record   re-record the C v7.3 traces make check compares with  (one boot)'
 	@echo '  early-boot    early-boot splat rates of both debug kernels, with and without LA57; BOOTS=30  (4 x BOOTS boots)'
