@@ -174,7 +174,10 @@ def compile_fail_checks(tree, files, build_log_text):
 
 FUNC = re.compile(r"^[0-9a-f]+ <(?P<name>.+)>:$")
 RELOC = re.compile(r"\sR_[A-Z0-9_]+\s+(?P<sym>\S+?)(?:[+-]0x[0-9a-f]+)?$")
-PANIC = re.compile(r"panic", re.I)
+# Panic entry points: core::panicking::*, and the out-of-line failure paths
+# of unwrap()/expect() and of slice and str indexing, which panic in turn.
+PANIC = re.compile(r"panic|unwrap_failed|expect_failed|slice_\w*fail|str_index\w*fail"
+                   r"|index_out_of_bounds|slice_error_fail", re.I)
 
 
 def panic_references(objdump_text, skip=lambda fn: False):

@@ -47,6 +47,16 @@ class NoPanicTest(unittest.TestCase):
         self.assertEqual(found, {"populate::advance":
                                  ["core::panicking::panic_const::panic_const_add_overflow"]})
 
+    def test_unwrap_and_indexing_failures_count_as_panics(self):
+        text = OBJDUMP.replace("core::panicking::panic_const::panic_const_add_overflow",
+                               "core::option::unwrap_failed")
+        text = text.replace("core::panicking::panic_const::panic_const_mul_overflow",
+                            "core::slice::index::slice_end_index_len_fail")
+        self.assertEqual(gates.panic_references(text),
+                         {"populate::tests::spans_several_vmas":
+                          ["core::slice::index::slice_end_index_len_fail"],
+                          "populate::advance": ["core::option::unwrap_failed"]})
+
     def test_test_code_is_excepted_but_seen_without_the_filter(self):
         self.assertEqual(len(gates.panic_references(OBJDUMP)), 2)
 
