@@ -510,14 +510,16 @@ static int test_memcg(char *out)
 }
 
 /* 5. An exhausted hugetlb pool: EFAULT. */
-static bool read_line(const char *path, char *buf, size_t n)
+/* The start of a file, NUL-terminated; false (and "") if nothing was read. */
+static bool read_text(const char *path, char *buf, size_t n)
 {
-	FILE *f = fopen(path, "r");
-	bool ok = f && fgets(buf, n, f);
+	int fd = open(path, O_RDONLY);
+	ssize_t r = fd >= 0 ? read(fd, buf, n - 1) : -1;
 
-	if (f)
-		fclose(f);
-	return ok;
+	buf[r > 0 ? r : 0] = 0;
+	if (fd >= 0)
+		close(fd);
+	return r > 0;
 }
 
 static int test_hugetlb(char *out)
@@ -536,8 +538,8 @@ static int test_hugetlb(char *out)
 	 * four must fail; both sysctls go back to their values at start on
 	 * every path, and a failed restore fails the test.
 	 */
-	if (h == 0 || !read_line(nr, saved_nr, sizeof(saved_nr)) ||
-	    !read_line(over, saved_over, sizeof(saved_over))) {
+	if (h == 0 || !read_text(nr, saved_nr, sizeof(saved_nr)) ||
+	    !read_text(over, saved_over, sizeof(saved_over))) {
 		sprintf(out, "SKIP no hugetlb pool to resize");
 		return -1;
 	}
@@ -995,16 +997,6 @@ static const struct {
 	{ "yield_writers", test_yield_writers },
 	{ "io_uring_madvise", test_io_uring },
 };
-
-static void read_text(const char *path, char *buf, size_t n)
-{
-	int fd = open(path, O_RDONLY);
-	ssize_t r = fd >= 0 ? read(fd, buf, n - 1) : -1;
-
-	buf[r > 0 ? r : 0] = 0;
-	if (fd >= 0)
-		close(fd);
-}
 
 /* The value of "key N" in a flat-keyed file, or of its first number. */
 static long cg_value(const char *path, const char *key)

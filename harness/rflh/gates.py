@@ -225,12 +225,14 @@ def added_kernel_fns(diff_text):
     return out
 
 
+def is_fn(fn, module, name):
+    """Whether a demangled function name is module's `name`, an instance or a closure of it."""
+    return module + "::" in fn and re.search(r"::" + re.escape(name) + r"(?:$|[<:])", fn)
+
+
 def is_added_fn(fn, added):
-    """Whether a demangled function name is (a closure or an instance of) one of `added`."""
-    for module, name in added:
-        if module + "::" in fn and re.search(r"::" + re.escape(name) + r"(?:$|[<:])", fn):
-            return True
-    return False
+    """Whether a demangled function name is one of `added` (see is_fn)."""
+    return any(is_fn(fn, module, name) for module, name in added)
 
 
 def no_panic(s, out, tree_dir=None, objects=("mm/populate.o",)):
@@ -265,9 +267,7 @@ def no_panic(s, out, tree_dir=None, objects=("mm/populate.o",)):
     mine = panic_references(text, lambda fn: not is_added_fn(fn, added))
     present = {m.group("name") for m in map(FUNC.match, text.splitlines())
                if m and is_added_fn(m.group("name"), added)}
-    with_code = [f"{mod}::{n}" for mod, n in added
-                 if any(mod + "::" in fn and re.search(r"::" + re.escape(n) + r"(?:$|[<:])", fn)
-                        for fn in present)]
+    with_code = [f"{mod}::{n}" for mod, n in added if any(is_fn(fn, mod, n) for fn in present)]
     without = [f"{mod}::{n}" for mod, n in added if f"{mod}::{n}" not in with_code]
     checks.append(Check("gate", f"no panic path in rust/kernel.o's code of the {len(added)} "
                         f"functions the series adds to the kernel crate ({len(present)} symbols: "
