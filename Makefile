@@ -1,13 +1,13 @@
 # The front door. Everything runs through harness/ (python3 -m rflh).
 #   make              build the series kernel, boot it, run the demo
 #   make check        the full test run (see README.md)
-# Settings: VARIANT=reference|base|series  TOOLCHAIN=host  KSRC=/path
+# Settings: VARIANT=reference|base|series|series-norust  TOOLCHAIN=host  KSRC=/path
 #           CACHE=/var/cache/rfl-populate  JOBS=N
 PY     ?= python3
 RFLH    = cd harness && $(PY) -m rflh
 export CMD KUNIT_KVM STRESS_SCALE BOOTS VARIANT TOOLCHAIN KSRC CACHE JOBS ARCH KUNIT_ARCH MATRIX_ARCHES BUILD ROUNDS SIZES ITERATIONS CONTENTION_MIB CONTENTION_ROUNDS SEED0 SEEDS NOPS NEGATIVE
 
-.PHONY: all demo check bench negative cross-mips fuzz fuzz-record stress early-boot each-patch kunit matrix shell harness-test tree tree-reset export tree-status build help
+.PHONY: all demo check bench negative cross-mips upstream upstream-refresh fuzz fuzz-record stress early-boot each-patch kunit matrix shell harness-test tree tree-reset export tree-status build help
 all: demo
 
 demo:
@@ -27,6 +27,16 @@ negative:
 # An arch without Rust still builds mm/madvise.o (Debian's mips cross gcc).
 cross-mips:
 	$(RFLH) cross-mips
+
+# The upstream form (patches/upstream/): git am onto v7.3, then
+# format-patch --cover-letter --base into build/upstream, b4-ready.
+upstream:
+	$(RFLH) upstream
+
+# Rewrite the upstream form's own patch from the series tree (its diff
+# only; the message is kept) after the series' first patches changed.
+upstream-refresh:
+	$(RFLH) upstream-refresh
 
 # Differential fuzzing, C v7.3 vs Rust (SEEDS=50 NOPS=2000 from SEED0=1).
 fuzz:
@@ -89,7 +99,7 @@ tree-status:
 # One line a target, with its cost on 2 cores under TCG (README's table
 # has the measurements behind each figure).
 help:
-	@echo 'make [target] [VARIANT=reference|base|series] [TOOLCHAIN=host] [KSRC=/path]'
+	@echo 'make [target] [VARIANT=reference|base|series|series-norust] [TOOLCHAIN=host] [KSRC=/path]'
 	@echo '     [CACHE=/var/cache/rfl-populate] [JOBS=N]   (README.md: settings and costs)'
 	@echo '  all, demo     build the series kernel, boot it, show MADV_POPULATE working  (a debug build: 8-23 min cold)'
 	@echo '  check         the full test run: N passed, N failed, N skipped  (cold 19-50 min; warm 15-25 min)'
@@ -104,6 +114,8 @@ help:
 	@echo '  kunit         kunit.py run --kunitconfig=mm; KUNIT_ARCH=um|x86_64|arm64|loongarch  (UML warm 31 s; cold 10-21 min)'
 	@echo '  each-patch    build every prefix of the queue, warning-free  (84 min)'
 	@echo '  cross-mips    build mm/madvise.o and mm/gup.o for mips, no Rust  (36 s cold)'
+	@echo '  upstream      the upstream form as b4-ready patches in build/upstream (git am on v7.3)  (seconds)'
+	@echo '  upstream-refresh  rewrite the diff of patches/upstream/0001 from the series tree  (seconds)'
 	@echo '  tree          the series as an editable git tree (./linux)  (seconds)'
 	@echo '  export        regenerate patches/ from the tree  (seconds)'
 	@echo '  tree-status   tree work that patches/ lacks  (seconds)'

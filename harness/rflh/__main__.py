@@ -3,7 +3,7 @@
 import os
 import sys
 
-from . import bench, build, check, cross, earlyboot, fuzz, kunittool, matrix, negative, perpatch, stress, source, toolchain, tree
+from . import bench, build, check, cross, earlyboot, fuzz, kunittool, matrix, negative, perpatch, stress, source, toolchain, tree, upstream
 from .util import HarnessError, die, in_root, log, settings_from_env, stage
 
 
@@ -35,6 +35,25 @@ def cmd_tree_reset(s, args):
 
 def cmd_export(s, args):
     tree.export(s)
+
+
+def cmd_upstream(s, args):
+    """make upstream: the upstream form as b4-ready patches in build/upstream."""
+    prepare(s, "series")
+    out = s.repo / "build" / "upstream"
+    with stage("upstream: git am onto v7.3, format-patch --cover-letter --base"):
+        files, same = upstream.export(s, tree.repo_path(s), out)
+    for f in files:
+        print(f"  {f.relative_to(s.repo)}")
+    print(f"{len(files) - 1} patches and a cover letter in {out.relative_to(s.repo)}; "
+          f"they apply with git am to v7.3 and end in "
+          f"{'the same tree as' if same else 'A DIFFERENT TREE FROM'} base + series")
+    return 0 if same else 1
+
+
+def cmd_upstream_refresh(s, args):
+    prepare(s, "series")
+    upstream.refresh(s, tree.repo_path(s))
 
 
 def cmd_tree_status(s, args):
@@ -144,6 +163,8 @@ COMMANDS = {
     "tree-reset": cmd_tree_reset,
     "export": cmd_export,
     "tree-status": cmd_tree_status,
+    "upstream": cmd_upstream,
+    "upstream-refresh": cmd_upstream_refresh,
     "build": cmd_build,
 }
 

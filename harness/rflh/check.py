@@ -7,7 +7,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from . import build, fuzz, gates, guest, kconfig, kunittool, source, stress, toolchain, tree, verdict
+from . import build, fuzz, gates, guest, kconfig, kunittool, source, stress, toolchain, tree, upstream, verdict
 from .util import REPO
 from .util import die, fmt_secs, in_root, log, stage
 
@@ -26,7 +26,7 @@ def required_selftests(variant, config_text=""):
     req = [verdict.Required("madv_populate", cases=madv_populate_cases(config_text)),
            verdict.Required("guard-regions", skips_allowed=True, must_pass="populate"),
            verdict.Required("pfnmap", skips_allowed=True, must_pass="populate")]
-    if variant == "series" and kconfig.has_series(REPO):
+    if variant in ("series", "series-norust") and kconfig.has_series(REPO):
         req.append(verdict.Required("madv_populate_extra", cases=12))
     return req
 
@@ -153,6 +153,7 @@ def check(s, gates_on=None):
     timings["tree"] = time.monotonic() - t
 
     files = gates.series_files(tree_dir) if variant == "series" else []
+    norust = variant == "series-norust" and kconfig.has_series(s.repo)
     t = time.monotonic()
     out, _ = build.build_kernel(s, variant, tree_dir, "test")
     timings["build"] = time.monotonic() - t
@@ -202,7 +203,7 @@ def check(s, gates_on=None):
     if all_gates:
         t = time.monotonic()
         with stage("gates: rustfmtcheck, rustdoc, checkpatch, symbols, no panic, "
-                   "exports, get_maintainer, sphinx, uapi headers"):
+                   "exports, get_maintainer, sphinx, uapi headers, upstream form"):
             checks.append(gates.rustfmt(s, tree_dir, out, files))
             checks.append(gates.rustdoc(s, tree_dir, out, files))
             q = tree.read_series(s.repo)
@@ -213,6 +214,8 @@ def check(s, gates_on=None):
             checks += gates.get_maintainer(s, tree_dir, [s.repo / "patches" / p for p in q.series])
             checks += gates.sphinx(s, tree_dir, files)
             checks += gates.uapi_headers(s, tree_dir)
+            checks.append(upstream.identical_tree(
+                s, tree_dir, tree.git(tree_dir, "rev-parse", "HEAD")))
         timings["gates"] = time.monotonic() - t
     elif gates_on:
         t = time.monotonic()
@@ -221,6 +224,9 @@ def check(s, gates_on=None):
             checks += gates.no_panic(s, out, tree_dir)
             checks += gates.module_exports(s, out)
         timings["gates"] = time.monotonic() - t
+
+    if norust:
+        checks += gates.c_symbols(s, out, (Path(out) / ".config").read_text())
 
     timings["total"] = time.monotonic() - t_all
     meta = {"variant": variant, "base": source.describe(s),

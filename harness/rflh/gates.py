@@ -7,6 +7,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+from . import kconfig
 from .tree import BASE_DONE, git
 from .util import in_root, log, stage
 from .verdict import Check
@@ -99,32 +100,60 @@ def checkpatch(s, tree, patches):
     return checks
 
 
-def rust_symbols(s, out):
-    """Prove that the Rust implementation is what runs."""
-    checks = []
+def _symbols(s, out):
+    """(populate.o's defined symbols, madvise.o's symbols, vmlinux's symbols of
+    interest, populate.o's rustc version) as text."""
     r = in_root(s, f"""
-        llvm-nm --defined-only {out}/mm/populate.o | grep -w madvise_populate || true
+        test -f {out}/mm/populate.o && llvm-nm --defined-only {out}/mm/populate.o | grep -w rust_madvise_populate || true
         echo ---
-        llvm-nm {out}/mm/madvise.o | grep -w madvise_populate || true
+        llvm-nm {out}/mm/madvise.o | grep -wE 'rust_madvise_populate|gup_faultin_range|mmap_read_yield' || true
         echo ---
-        llvm-nm {out}/vmlinux | grep -E ' (madvise_populate|faultin_page_range|faultin_vma_page_range)$|faultin_vma_page_range' || true
+        llvm-nm {out}/vmlinux | grep -E ' (rust_madvise_populate|madvise_populate|faultin_page_range|gup_faultin_range|mmap_read_yield)$|faultin_vma_page_range' || true
         echo ---
-        llvm-readelf -p .comment {out}/mm/populate.o 2>/dev/null | grep -o 'rustc version [0-9.]*' | head -1 || true
+        test -f {out}/mm/populate.o && llvm-readelf -p .comment {out}/mm/populate.o 2>/dev/null | grep -o 'rustc version [0-9.]*' | head -1 || true
     """, capture_output=True, text=True)
     parts = r.stdout.split("---\n")
     parts += [""] * (4 - len(parts))
-    pop_o, madv_o, vml, comment = (p.strip() for p in parts[:4])
-    checks.append(Check("gate", "mm/populate.o (built by rustc) defines madvise_populate",
-                        "ok" if re.search(r"\bT madvise_populate", pop_o) and "rustc" in comment else "fail",
+    return tuple(p.strip() for p in parts[:4])
+
+
+def rust_symbols(s, out):
+    """Prove that the Rust implementation is what runs."""
+    checks = []
+    pop_o, madv_o, vml, comment = _symbols(s, out)
+    checks.append(Check("gate", "mm/populate.o (built by rustc) defines rust_madvise_populate",
+                        "ok" if re.search(r"\bT rust_madvise_populate", pop_o) and "rustc" in comment
+                        else "fail",
                         f"{comment or 'no rustc .comment'}; {pop_o or 'symbol missing'}"))
-    checks.append(Check("gate", "mm/madvise.o calls madvise_populate from outside",
-                        "ok" if re.search(r"\bU madvise_populate", madv_o) else "fail",
-                        madv_o or "no undefined reference (C implementation back?)"))
+    checks.append(Check("gate", "mm/madvise.o calls rust_madvise_populate from outside",
+                        "ok" if re.search(r"\bU rust_madvise_populate", madv_o) else "fail",
+                        madv_o or "no undefined reference (Rust implementation not selected?)"))
     bad = [l for l in vml.splitlines() if l.endswith(" faultin_page_range")]
-    has = re.search(r"\bT madvise_populate\b", vml)
-    checks.append(Check("gate", "vmlinux: Rust madvise_populate, no C faultin_page_range",
+    has = re.search(r"\bT rust_madvise_populate\b", vml) and re.search(r"\bT mmap_read_yield\b", vml)
+    checks.append(Check("gate", "vmlinux: Rust rust_madvise_populate and C mmap_read_yield, "
+                        "no faultin_page_range",
                         "ok" if has and not bad else "fail", vml.replace("\n", "; ")[:200]))
     return checks
+
+
+def c_symbols(s, out, config_text):
+    """VARIANT=series-norust: prove that the C implementation is what runs."""
+    pop_o, madv_o, vml, _ = _symbols(s, out)
+    cfg = kconfig.parse(config_text)
+    problems = []
+    if cfg.get("CONFIG_RUST", "n") != "n" or cfg.get("CONFIG_MADVISE_POPULATE_RUST", "n") != "n":
+        problems.append("CONFIG_RUST or CONFIG_MADVISE_POPULATE_RUST is set")
+    if cfg.get("CONFIG_ADVISE_SYSCALLS") != "y":
+        problems.append("CONFIG_ADVISE_SYSCALLS is not set")
+    if pop_o or "rust_madvise_populate" in madv_o + vml:
+        problems.append("a rust_madvise_populate symbol exists")
+    for sym in ("gup_faultin_range", "mmap_read_yield"):
+        if not re.search(rf"\bU {sym}\b", madv_o):
+            problems.append(f"mm/madvise.o does not call {sym}")
+    return [Check("gate", "without Rust: mm/madvise.o calls gup_faultin_range and "
+                  "mmap_read_yield, no Rust symbol",
+                  "fail" if problems else "ok",
+                  "; ".join(problems) or madv_o.replace("\n", "; ")[:200])]
 
 
 # --------------------------------------------------------------- compile_fail
@@ -302,6 +331,10 @@ def module_exports(s, out, names=("faultin",)):
 # Who must be reached: the M: lines of these entries.
 MAINTAINER_ENTRIES = ("MEMORY MANAGEMENT - GUP (GET USER PAGES)",
                       "MEMORY MAPPING - MADVISE (MEMORY ADVICE)")
+# mmap_read_yield() is mmap_lock API: its patch must reach the mmap lock's
+# maintainers; the series as a whole reaches all three entries.
+LOCK_ENTRY = "MEMORY MAPPING - LOCKING"
+LOCK_PATHS = r"(mm/mmap_lock\.c|include/linux/mmap_lock\.h)$"
 
 
 def entry_maintainers(maintainers_text, entry):
@@ -333,11 +366,16 @@ def get_maintainer(s, tree, patches):
     and require the GUP and MADVISE maintainers on every patch that touches mm/ code or
     the mm Rust bindings, and on the series as a whole."""
     mtext = (Path(tree) / "MAINTAINERS").read_text()
-    need = []
-    for e in MAINTAINER_ENTRIES:
-        for m in entry_maintainers(mtext, e):
-            if m not in need:
-                need.append(m)
+
+    def of(entries):
+        out = []
+        for e in entries:
+            for m in entry_maintainers(mtext, e):
+                if m not in out:
+                    out.append(m)
+        return out
+
+    need, lock_need = of(MAINTAINER_ENTRIES), of([LOCK_ENTRY])
     checks, union = [], set()
     for p in patches:
         r = in_root(s, f"cd {tree} && scripts/get_maintainer.pl --no-git --no-git-fallback "
@@ -346,16 +384,21 @@ def get_maintainer(s, tree, patches):
         got = maintainers_reached(r.stdout)
         union.update(email(g) for g in got)
         touched = re.findall(r"^\+\+\+ b/(\S+)", Path(p).read_text(errors="replace"), re.M)
-        mm_code = [t for t in touched if re.match(MM_PATHS, t)]
-        missing = [m for m in need if email(m) not in {email(g) for g in got}]
-        if mm_code:
-            checks.append(Check("gate", f"get_maintainer {Path(p).name}: GUP and MADVISE "
-                                "maintainers", "fail" if missing else "ok",
+        lock_code = [t for t in touched if re.search(LOCK_PATHS, t)]
+        mm_code = [t for t in touched if re.match(MM_PATHS, t) and t not in lock_code]
+        reached = {email(g) for g in got}
+        for code, want, who in ((mm_code, need, "GUP and MADVISE"),
+                                (lock_code, lock_need, "mmap lock")):
+            if not code:
+                continue
+            missing = [m for m in want if email(m) not in reached]
+            checks.append(Check("gate", f"get_maintainer {Path(p).name}: {who} "
+                                "maintainers", "fail" if missing or not want else "ok",
                                 ("missing " + ", ".join(missing)) if missing else
                                 f"{len(got)} maintainers"))
-    missing = [m for m in need if email(m) not in union]
-    checks.append(Check("gate", "get_maintainer: the series reaches every GUP and MADVISE "
-                        "maintainer", "fail" if missing or not need else "ok",
+    missing = [m for m in need + lock_need if email(m) not in union]
+    checks.append(Check("gate", "get_maintainer: the series reaches every GUP, MADVISE "
+                        "and mmap lock maintainer", "fail" if missing or not need else "ok",
                         ", ".join(missing) or f"{len(union)} maintainers in all"))
     return checks
 

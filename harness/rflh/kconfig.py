@@ -45,6 +45,9 @@ def fragments(repo, kind, variant, arch="x86_64"):
     if variant in ("series", "broken") and has_series(repo):
         files += [f for f in [d / "series.config"] + [d / f"series-{k}.config" for k in kinds]
                   if f.exists()]
+    if variant == "series-norust":
+        # Last, so that it wins over base.config's CONFIG_RUST=y.
+        files.append(d / "norust.config")
     return files
 
 

@@ -3,7 +3,7 @@
 For each architecture of MATRIX (or MATRIX_ARCHES="a b"): configure the
 series' test config for it (configs/arch/<arch>.config; KASAN off, see
 matrix.config), build the kernel with Rust, check that CONFIG_RUST and
-CONFIG_MADVISE_POPULATE survived, count warnings in the series' files,
+CONFIG_MADVISE_POPULATE_RUST survived, count warnings in the series' files,
 run headers_install and check the uapi values, and, where QEMU can boot it
 with a Debian user space, boot it and run the upstream madv_populate
 selftest, the series' madv_populate_extra and the populate KUnit suite. UML, and loongarch (no Debian
@@ -93,9 +93,9 @@ def one(s0, name, tree_dir):
             guest.ensure_cross(s)
             out, _ = build.build_kernel(s, "series", tree_dir, "matrix")
             cfg = kconfig.parse((out / ".config").read_text())
-            if cfg.get("CONFIG_RUST") != "y" or cfg.get("CONFIG_MADVISE_POPULATE") != "y":
+            if cfg.get("CONFIG_RUST") != "y" or cfg.get("CONFIG_MADVISE_POPULATE_RUST") != "y":
                 row.build = "no"
-                row.note = "CONFIG_RUST or CONFIG_MADVISE_POPULATE did not survive olddefconfig"
+                row.note = "CONFIG_RUST or CONFIG_MADVISE_POPULATE_RUST did not survive olddefconfig"
                 return row
             row.build = "yes"
             files = gates.series_files(tree_dir)
@@ -237,7 +237,7 @@ def compare_with_reference(s, row, leaves, inst):
 
 
 def table(rows):
-    lines = ["| arch | build (Rust, MADVISE_POPULATE=y) | warnings in series files | "
+    lines = ["| arch | build (Rust, MADVISE_POPULATE_RUST=y) | warnings in series files | "
              "uapi 22/23 | boot | madv_populate ok/total | madv_populate_extra ok/total | "
              "KUnit ok/total | minutes | note |",
              "|---|---|---|---|---|---|---|---|---|---|"]

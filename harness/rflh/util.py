@@ -54,7 +54,7 @@ class Settings:
         return self.build / (v if self.arch == "x86_64" else f"{v}-{self.arch}")
 
 
-VARIANTS = ("reference", "base", "series")
+VARIANTS = ("reference", "base", "series", "series-norust")
 
 
 def settings_from_env():

@@ -35,6 +35,18 @@ class KconfigTest(unittest.TestCase):
         self.assertEqual(k64[:5], ["base.config", "test.config", "matrix.config",
                                    "arm64.config", "arm64-64k.config"])
 
+    def test_norust_turns_rust_off_last(self):
+        repo = Path(__file__).resolve().parents[2]
+        frags = kconfig.fragments(repo, "test", "series-norust")
+        names = [f.name for f in frags]
+        self.assertEqual(names[-1], "norust.config")
+        self.assertNotIn("series.config", names)
+        want = kconfig.requested(frags)
+        self.assertEqual(want["CONFIG_RUST"], "n")
+        self.assertEqual(want["CONFIG_RUST_KERNEL_DOCTESTS"], "n")
+        # Nothing else that needs Rust is requested.
+        self.assertFalse([k for k, v in want.items() if "RUST" in k and v != "n"])
+
     def test_every_arch_entry_has_its_fragment(self):
         from rflh import arch
         repo = Path(__file__).resolve().parents[2]
@@ -47,7 +59,7 @@ class KconfigTest(unittest.TestCase):
         want = kconfig.requested(kconfig.fragments(repo, "test", "series"))
         for opt, val in [("CONFIG_ADVISE_SYSCALLS", "y"), ("CONFIG_X86_MCE", "y"),
                          ("CONFIG_MEMORY_FAILURE", "y"), ("CONFIG_SLUB_TINY", "n"),
-                         ("CONFIG_KASAN", "y"), ("CONFIG_MADVISE_POPULATE", "y"),
+                         ("CONFIG_KASAN", "y"), ("CONFIG_MADVISE_POPULATE_RUST", "y"),
                          ("CONFIG_BUG", "y")]:
             self.assertEqual(want.get(opt), val, opt)
 
