@@ -168,6 +168,22 @@ def ensure_repo(s, pristine, describe):
     return repo
 
 
+def git_am(worktree, named_paths, label, hint):
+    """git am each (name, path) in order onto worktree's HEAD, with the
+    harness's identity; abort and die naming the patch if one does not
+    apply. Returns the resulting commit."""
+    for name, path in named_paths:
+        r = subprocess.run(
+            ["git", "-C", str(worktree), "am", "-q", "--keep-cr",
+             "--committer-date-is-author-date", str(path)],
+            env={**os.environ, **IDENT}, capture_output=True, text=True)
+        if r.returncode != 0:
+            git(worktree, "am", "--abort", check=False)
+            die(f"patches/{name} ({label}) does not apply:\n"
+                f"{(r.stdout + r.stderr).strip()}\n{hint}")
+    return git(worktree, "rev-parse", "HEAD")
+
+
 def apply_queue(s, repo, patches, with_broken=False):
     """Return {'reference','base','series'} -> commit for the queue
     (and 'broken' with with_broken: the series plus harness/negative/*.patch).
@@ -188,17 +204,8 @@ def apply_queue(s, repo, patches, with_broken=False):
     out = {"reference": base}
 
     def am(plist, label):
-        for p in plist:
-            r = subprocess.run(
-                ["git", "-C", str(scratch), "am", "-q", "--keep-cr",
-                 "--committer-date-is-author-date", str(patches / p)],
-                env={**os.environ, **IDENT}, capture_output=True, text=True)
-            if r.returncode != 0:
-                git(scratch, "am", "--abort", check=False)
-                die(f"patches/{p} ({label}) does not apply:\n"
-                    f"{(r.stdout + r.stderr).strip()}\n"
-                    "Fix it in the tree ('make tree'), then 'make export'.")
-        return git(scratch, "rev-parse", "HEAD")
+        return git_am(scratch, [(p, patches / p) for p in plist], label,
+                      "Fix it in the tree ('make tree'), then 'make export'.")
 
     out["base"] = am(q.base, "# base")
     out["series"] = am(q.series, "# series")

@@ -22,7 +22,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from .tree import BASE_TAG, IDENT, git, read_series
+from .tree import BASE_TAG, IDENT, git, git_am, read_series
 from .util import die, log, stage
 from .verdict import Check
 
@@ -79,18 +79,10 @@ def apply(s, repo):
     git(scratch, "am", "--abort", check=False)
     git(scratch, "checkout", "-q", "-f", "--detach", BASE_TAG)
     git(scratch, "clean", "-q", "-fdx")
-    for p in own + shared:
-        r = subprocess.run(
-            ["git", "-C", str(scratch), "am", "-q", "--keep-cr",
-             "--committer-date-is-author-date", str(s.repo / "patches" / p)],
-            env={**os.environ, **IDENT}, capture_output=True, text=True)
-        if r.returncode != 0:
-            git(scratch, "am", "--abort", check=False)
-            die(f"patches/{p} (upstream form) does not apply to v7.3:\n"
-                f"{(r.stdout + r.stderr).strip()}\n"
-                "If the series changed under it, 'make upstream-refresh' "
-                "rewrites the upstream form's own patch.")
-    return git(scratch, "rev-parse", "HEAD")
+    return git_am(scratch, [(p, s.repo / "patches" / p) for p in own + shared],
+                  "upstream form, on v7.3",
+                  "If the series changed under it, 'make upstream-refresh' "
+                  "rewrites the upstream form's own patch.")
 
 
 def identical_tree(s, repo, series_commit):
