@@ -5,9 +5,9 @@
 #           CACHE=/var/cache/rfl-populate  JOBS=N
 PY     ?= python3
 RFLH    = cd harness && $(PY) -m rflh
-export CMD KUNIT_KVM STRESS_SCALE BOOTS VARIANT TOOLCHAIN KSRC CACHE JOBS ARCH KUNIT_ARCH MATRIX_ARCHES BUILD ROUNDS SIZES ITERATIONS CONTENTION_MIB CONTENTION_ROUNDS SEED0 SEEDS NOPS NEGATIVE
+export CMD KUNIT_KVM STRESS_SCALE BOOTS VARIANT TOOLCHAIN KSRC CACHE JOBS ARCH KUNIT_ARCH MATRIX_ARCHES BUILD ROUNDS SIZES ITERATIONS CONTENTION_MIB CONTENTION_ROUNDS TIMERS CLOCKS ROWS CONTENTION_TRACE SEED0 SEEDS NOPS NEGATIVE
 
-.PHONY: all demo check bench negative cross-mips upstream upstream-refresh fuzz fuzz-record stress early-boot each-patch kunit matrix shell harness-test tree tree-reset export tree-status build help
+.PHONY: all demo check bench contention negative cross-mips upstream upstream-refresh fuzz fuzz-record stress early-boot each-patch kunit matrix shell harness-test tree tree-reset export tree-status build help
 all: demo
 
 demo:
@@ -19,6 +19,13 @@ check: harness-test
 # ROUNDS=3 SIZES="2 8" ITERATIONS=10 by default; see docs/benchmark.md.
 bench:
 	$(RFLH) bench
+
+# The mmap_lock contention rows alone: C v7.3 against the series, under
+# both clocks and two timer setups (TIMERS="tick hrt", CLOCKS="icount wall",
+# ROWS=..., BOOTS=1). CONTENTION_TRACE=1: one traced series boot instead,
+# each yield broken down (build/contention-trace/trace.md).
+contention:
+	$(RFLH) contention
 
 # Prove the verdict catches a WARNING, a missing sentinel and a required SKIP.
 negative:
@@ -109,6 +116,7 @@ help:
 	@echo '  fuzz          differential fuzzer, v7.3 C against the series; SEEDS=50 NOPS=2000  (about 6 min a kernel)'
 	@echo '  fuzz-record   re-record the C v7.3 traces make check compares with  (one boot)'
 	@echo '  early-boot    early-boot splat rates of both debug kernels, with and without LA57; BOOTS=30  (4 x BOOTS boots)'
+	@echo '  contention    mmap_lock contention rows: C v7.3 vs Rust, icount+wall, tick+hrt timers; CONTENTION_TRACE=1 traces'
 	@echo '  bench         C v7.3 against Rust: populate table and contention rows; ROUNDS=3  (about an hour)'
 	@echo '  matrix        build and boot the series on riscv64 arm loongarch64 s390x um; MATRIX_ARCHES=...  (warm 5-8 min; cold 60 min)'
 	@echo '  kunit         kunit.py run --kunitconfig=mm; KUNIT_ARCH=um|x86_64|arm64|loongarch  (UML warm 31 s; cold 10-21 min)'

@@ -7,7 +7,7 @@
  *
  * Usage: populate_bench SIZE_MIB ITERATIONS [DISK_DIR]
  *        populate_bench lockprobe SIZE_MIB ROUNDS
- *        populate_bench contention SIZE_MIB ROUNDS
+ *        populate_bench contention SIZE_MIB ROUNDS [ROW]
  *
  * Output, one result per line, for the host to parse:
  *   BENCH size_mib=S map=M backing=B op=O min_ms=X median_ms=Y n=N
@@ -18,6 +18,7 @@
  *              p50_us=A p99_us=B max_us=C samples=N       (one line)
  *   CDF row=R q=Q0,Q1,...,Q100
  *   CONTENTION row=R size_mib=S unavailable=REASON
+ *   WRITER alone p50_us=X p99_us=Y samples=N  (the writer's call, no populate)
  * Lines starting with '#' are comments. Every cell uses a fresh mapping (and
  * a fresh, empty file) per iteration.
  */
@@ -398,16 +399,19 @@ struct crow {
 	enum ckind kind;
 	int advice;
 	int threads;
+	int pace_us;		/* the writer sleeps this long after each call; 0: loops */
 };
 
 static const struct crow crows[] = {
-	{ "anon4k/POPULATE_WRITE", C_ANON, MADV_POPULATE_WRITE, 1 },
-	{ "anon4k/POPULATE_READ", C_ANON, MADV_POPULATE_READ, 1 },
-	{ "memfd4k/POPULATE_WRITE", C_MEMFD, MADV_POPULATE_WRITE, 1 },
-	{ "hugetlb/POPULATE_WRITE", C_HUGETLB, MADV_POPULATE_WRITE, 1 },
-	{ "thp/POPULATE_WRITE", C_THP, MADV_POPULATE_WRITE, 1 },
+	{ "anon4k/POPULATE_WRITE", C_ANON, MADV_POPULATE_WRITE, 1, 0 },
+	/* A paced writer: one mmap()+munmap() a millisecond, as a real one. */
+	{ "anon4k-paced/POPULATE_WRITE", C_ANON, MADV_POPULATE_WRITE, 1, 1000 },
+	{ "anon4k/POPULATE_READ", C_ANON, MADV_POPULATE_READ, 1, 0 },
+	{ "memfd4k/POPULATE_WRITE", C_MEMFD, MADV_POPULATE_WRITE, 1, 0 },
+	{ "hugetlb/POPULATE_WRITE", C_HUGETLB, MADV_POPULATE_WRITE, 1, 0 },
+	{ "thp/POPULATE_WRITE", C_THP, MADV_POPULATE_WRITE, 1, 0 },
 	/* QEMU's touch_all_pages(): one POPULATE_WRITE per thread over its part. */
-	{ "qemu-like/POPULATE_WRITE", C_ANON, MADV_POPULATE_WRITE, MAX_THREADS },
+	{ "qemu-like/POPULATE_WRITE", C_ANON, MADV_POPULATE_WRITE, MAX_THREADS, 0 },
 };
 
 /* CPUs for the populating thread and the writer; -1: not pinned. */
@@ -692,6 +696,11 @@ static void *writer_thread(void *arg)
 			c->lat[c->n++] = (t1 - t0) * 1e3;
 		else
 			c->dropped++;
+		if (c->r->pace_us) {
+			struct timespec ts = { 0, c->r->pace_us * 1000L };
+
+			nanosleep(&ts, NULL);
+		}
 	} while (atomic_load(&c->done) < c->r->threads);
 	return NULL;
 }
@@ -762,6 +771,7 @@ static void contention_row(const struct crow *r, size_t mib, int rounds)
 	double *all = NULL;
 	struct crun c = { 0 };
 	long thp_kb = -1;
+	double warm;
 	int e = 0, rnd, q;
 
 	/* Room for the fastest writer we know (about 1 us an operation). */
@@ -781,6 +791,16 @@ static void contention_row(const struct crow *r, size_t mib, int rounds)
 		e = thp_always();
 	if (e)
 		goto out;
+	/*
+	 * One populate first, not timed: the first touch of guest memory is
+	 * slower under QEMU (the host backs it then), and would otherwise fall
+	 * on the first populate alone.
+	 */
+	warm = crun_once(&c, r, size, 0, NULL);
+	if (warm < 0) {
+		e = (int)warm;
+		goto out;
+	}
 	for (rnd = 0; rnd < rounds; rnd++) {
 		double t = crun_once(&c, r, size, 0, r->kind == C_THP && !rnd ? &thp_kb : NULL);
 
@@ -832,22 +852,74 @@ out:
 	free(c.lat);
 }
 
-static int contention(size_t mib, int rounds)
+/*
+ * The writer's call alone: mmap()+munmap() of one page with no populate
+ * running, on the writer's CPU. Prints a WRITER line with the median.
+ */
+static int writer_alone(void)
+{
+	enum { N = 1001 };
+	double *v = malloc(N * sizeof(*v));
+	cpu_set_t old;
+	int i, e = 0;
+
+	if (!v)
+		return -ENOMEM;
+	if (sched_getaffinity(0, sizeof(old), &old)) {
+		free(v);
+		return -errno;
+	}
+	pin_to(cpu_wr);
+	for (i = 0; i < N; i++) {
+		double t0 = now_ms();
+		void *q = mmap(NULL, pgsz, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+		if (q == MAP_FAILED) {
+			e = -errno;
+			break;
+		}
+		munmap(q, pgsz);
+		v[i] = (now_ms() - t0) * 1e3;
+	}
+	if (!e) {
+		qsort(v, N, sizeof(*v), cmp_double);
+		printf("WRITER alone p50_us=%.2f p99_us=%.2f samples=%d\n", v[N / 2],
+		       v[(99 * (N - 1)) / 100], N);
+	}
+	free(v);
+	/* Threads inherit the affinity: give the next ones the old one back. */
+	sched_setaffinity(0, sizeof(old), &old);
+	return e;
+}
+
+/* Every row, or only the row named @only. */
+static int contention(size_t mib, int rounds, const char *only)
 {
 	struct sigaction sa = { .sa_handler = on_signal };
-	size_t i;
+	size_t i, n = sizeof(crows) / sizeof(crows[0]);
 
 	if (mib < 1 || rounds < 1) {
 		fprintf(stderr, "SIZE_MIB and ROUNDS must be positive\n");
+		return 2;
+	}
+	for (i = 0; only && i < n && strcmp(crows[i].name, only); i++)
+		;
+	if (only && i == n) {
+		fprintf(stderr, "no contention row %s; the rows are:\n", only);
+		for (i = 0; i < n; i++)
+			fprintf(stderr, "  %s\n", crows[i].name);
 		return 2;
 	}
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
 	pick_cpus();
+	if (writer_alone())
+		printf("WRITER alone unavailable=mmap\n");
 	fflush(stdout);
-	for (i = 0; i < sizeof(crows) / sizeof(crows[0]); i++)
-		contention_row(&crows[i], mib, rounds);
+	for (i = 0; i < n; i++)
+		if (!only || !strcmp(crows[i].name, only))
+			contention_row(&crows[i], mib, rounds);
 	return 0;
 }
 
@@ -867,12 +939,13 @@ int main(int argc, char **argv)
 		lock_probe(mib, 1, iters);
 		return 0;
 	}
-	if (argc == 4 && !strcmp(argv[1], "contention"))
-		return contention(strtoul(argv[2], NULL, 0), atoi(argv[3]));
+	if ((argc == 4 || argc == 5) && !strcmp(argv[1], "contention"))
+		return contention(strtoul(argv[2], NULL, 0), atoi(argv[3]),
+				  argc == 5 ? argv[4] : NULL);
 	if (argc < 3) {
 		fprintf(stderr, "usage: %s SIZE_MIB ITERATIONS [DISK_DIR]\n"
 			"       %s lockprobe SIZE_MIB ROUNDS\n"
-			"       %s contention SIZE_MIB ROUNDS\n", argv[0], argv[0], argv[0]);
+			"       %s contention SIZE_MIB ROUNDS [ROW]\n", argv[0], argv[0], argv[0]);
 		return 2;
 	}
 	mib = strtoul(argv[1], NULL, 0);

@@ -3,7 +3,7 @@
 import os
 import sys
 
-from . import bench, build, check, cross, earlyboot, fuzz, kunittool, matrix, negative, perpatch, stress, source, toolchain, tree, upstream
+from . import bench, build, check, contention, cross, earlyboot, fuzz, kunittool, matrix, negative, perpatch, stress, source, toolchain, tree, upstream
 from .util import HarnessError, die, in_root, log, settings_from_env, stage
 
 
@@ -87,6 +87,16 @@ def cmd_bench(s, args):
                      contention_mib=cmib, contention_rounds=crounds)
 
 
+def cmd_contention(s, args):
+    e = os.environ.get
+    return contention.run(
+        s, timers=tuple((e("TIMERS") or " ".join(contention.TIMERS)).split()),
+        clocks=tuple((e("CLOCKS") or " ".join(bench.CLOCKS)).split()),
+        mib=int(e("CONTENTION_MIB") or "256"), rounds=int(e("CONTENTION_ROUNDS") or "3"),
+        boots=int(e("BOOTS") or "1"), rows=tuple((e("ROWS") or "").split()),
+        trace=(e("CONTENTION_TRACE") or "0") == "1")
+
+
 def cmd_negative(s, args):
     only = tuple((os.environ.get("NEGATIVE") or " ".join(negative.ALL)).split())
     return negative.run(s, only)
@@ -157,6 +167,7 @@ COMMANDS = {
     "cross-mips": cmd_cross,
     "negative": cmd_negative,
     "bench": cmd_bench,
+    "contention": cmd_contention,
     "check": cmd_check,
     "demo": cmd_demo,
     "tree": cmd_tree,

@@ -11,7 +11,7 @@ from pathlib import Path
 from . import build, guest, source, toolchain, tree
 from .util import die, fmt_secs, in_root, log, stage
 
-LINE = re.compile(r"^(BENCH|FLOOR|LOCKPROBE|CONTENTION|CDF) (.*)$")
+LINE = re.compile(r"^(BENCH|FLOOR|LOCKPROBE|CONTENTION|CDF|WRITER) (.*)$")
 KV = re.compile(r"(\w+)=(\S+)")
 CLOCKS = ("icount", "wall")
 KERNELS = ("reference", "series")
@@ -34,7 +34,7 @@ def parse_lines(text):
                       "writer_ms"):
                 if k in d:
                     d[k] = float(d[k])
-            if d["kind"] == "CONTENTION":
+            if d["kind"] in ("CONTENTION", "WRITER"):
                 for k in ("threads", "rounds", "samples"):
                     if k in d:
                         d[k] = int(d[k])
@@ -117,7 +117,8 @@ def fmt(c):
 
 
 # The contention benchmark (populate_bench contention SIZE_MIB ROUNDS).
-CONTENTION_ROWS = ("anon4k/POPULATE_WRITE", "anon4k/POPULATE_READ", "memfd4k/POPULATE_WRITE",
+CONTENTION_ROWS = ("anon4k/POPULATE_WRITE", "anon4k-paced/POPULATE_WRITE",
+                   "anon4k/POPULATE_READ", "memfd4k/POPULATE_WRITE",
                    "hugetlb/POPULATE_WRITE", "thp/POPULATE_WRITE", "qemu-like/POPULATE_WRITE")
 NQ = 101                       # CDF quantiles q0..q100
 CHUNK_KIB = 256                # the Rust populate drops mmap_lock every 64 pages of 4 KiB

@@ -36,7 +36,8 @@ def fragments(repo, kind, variant, arch="x86_64"):
     from . import arch as archmod
     d = Path(repo) / "configs"
     # The matrix build is the test config with matrix.config's changes.
-    kinds = {"matrix": ["test", "matrix"]}.get(kind, [kind])
+    # bench-hrt is the bench config with a distribution-like timer setup.
+    kinds = {"matrix": ["test", "matrix"], "bench-hrt": ["bench", "hrt"]}.get(kind, [kind])
     files = ([d / "base.config"] + [d / f"{k}.config" for k in kinds]
              + archmod.config_fragments(repo, archmod.get(arch)))
     for f in files:

@@ -107,14 +107,14 @@ class ContentionTest(unittest.TestCase):
     def test_parse(self):
         res = bench.parse_lines(contention_out(["thp/POPULATE_WRITE"]) + "CDF row=x q=1.0,2.\x00\n")
         c = [d for d in res if d["kind"] == "CONTENTION"]
-        self.assertEqual(len(c), 6)
+        self.assertEqual(len(c), 7)
         self.assertEqual(c[0]["row"], "anon4k/POPULATE_WRITE")
         self.assertEqual(c[0]["threads"], 1)
         self.assertEqual(c[0]["samples"], 100)
         self.assertAlmostEqual(c[0]["alone_ms"], 100.0)
         self.assertAlmostEqual(c[0]["max_us"], 1000.0)
-        self.assertEqual(c[4]["unavailable"], "ENOMEM")
-        self.assertEqual(c[5]["threads"], 4)
+        self.assertEqual(c[5]["unavailable"], "ENOMEM")
+        self.assertEqual(c[6]["threads"], 4)
         q = [d for d in res if d["kind"] == "CDF"]
         self.assertEqual(len(q[0]["q"]), 101)
         self.assertAlmostEqual(q[0]["q"][0], 10.0)
@@ -143,7 +143,7 @@ class ContentionTest(unittest.TestCase):
         text = "[ 1.0] boot\n" + table + "\n" + contention_out(["thp/POPULATE_WRITE"])
         c = check.bench_smoke_check(text)
         self.assertEqual(c.status, "ok", c)
-        self.assertIn("5 rows measured, 1 unavailable", c.detail)
+        self.assertIn("6 rows measured, 1 unavailable", c.detail)
         bad = check.bench_smoke_check(table + "\n" + contention_out().split("CONTENTION row=qemu")[0])
         self.assertEqual(bad.status, "fail")
 
@@ -158,7 +158,7 @@ class ContentionTest(unittest.TestCase):
 
     def test_aggregate(self):
         ent = bench.contention_aggregate(self.runs())
-        self.assertEqual(len(ent), 12)
+        self.assertEqual(len(ent), 14)
         by = {(e["row"], e["kernel"]): e for e in ent}
         a = by[("anon4k/POPULATE_WRITE", "series")]
         self.assertEqual(a["boots"], 3)
@@ -259,7 +259,7 @@ class ContentionTest(unittest.TestCase):
         self.assertIn("| icount | series | thp/POPULATE_WRITE | 256 MiB | - | unavailable (ENOMEM)", md)
         self.assertIn("- **met**: writer p99 <= 2 ms (anon4k/POPULATE_WRITE, 256 MiB, icount)", md)
         self.assertNotIn("Lock-hold probe", md)
-        self.assertEqual(len(js["contention"]), 12)
+        self.assertEqual(len(js["contention"]), 14)
         self.assertEqual(summary["contention_targets"]["n/a"], 2)
         self.assertEqual(summary["contention_targets"]["missed"], 0)
 

@@ -1,0 +1,117 @@
+import tempfile
+import unittest
+from pathlib import Path
+
+from rflh import bench, contention
+
+TRACE = """TRACE-BEGIN
+  populate_bench-10      [000] .....   100.000000: mmap_lock_acquire_returned: mm=00000000aa memcg_id=0 write=false success=true
+  populate_bench-11      [001] .....   100.000100: mmap_lock_start_locking: mm=00000000aa memcg_id=0 write=true
+  populate_bench-10      [000] .....   100.001000: mmap_lock_released: mm=00000000aa memcg_id=0 write=false
+  populate_bench-10      [000] d..2.   100.001010: sched_waking: comm=populate_bench pid=11 prio=120 target_cpu=001
+  <idle>-0               [001] d..2.   100.001050: sched_switch: prev_comm=swapper/1 prev_pid=0 prev_prio=120 prev_state=R ==> next_comm=populate_bench next_pid=11 next_prio=120
+  populate_bench-10      [000] d..2.   100.001060: sched_switch: prev_comm=populate_bench prev_pid=10 prev_prio=120 prev_state=S ==> next_comm=swapper/0 next_pid=0 next_prio=120
+  populate_bench-11      [001] .....   100.001070: mmap_lock_acquire_returned: mm=00000000aa memcg_id=0 write=true success=true
+  populate_bench-11      [001] .....   100.001080: mmap_lock_released: mm=00000000aa memcg_id=0 write=true
+  populate_bench-10      [000] .....   100.001200: mmap_lock_start_locking: mm=00000000aa memcg_id=0 write=false
+  populate_bench-10      [000] .....   100.001210: mmap_lock_acquire_returned: mm=00000000aa memcg_id=0 write=false success=true
+TRACE-END
+  populate_bench-10      [000] .....   200.000000: mmap_lock_released: mm=00000000aa memcg_id=0 write=false
+"""
+
+
+def entry(kernel, clock, row, alone, writer, samples, p50=10.0, p99=100.0, rounds=3):
+    return {"clock": clock, "row": row, "size_mib": 256, "kernel": kernel, "threads": 1,
+            "rounds_per_boot": rounds, "alone_ms": alone, "writer_ms": writer,
+            "slowdown_pct": 100.0 * (writer - alone) / alone, "p50_us": p50, "p99_us": p99,
+            "max_us": p99 * 2, "samples": samples, "per_boot": [{}]}
+
+
+class Trace(unittest.TestCase):
+    def test_parse_and_break_down_one_yield(self):
+        ev = contention.parse_trace(TRACE)
+        self.assertEqual(len(ev), 10)       # nothing after TRACE-END
+        ys = contention.yields(ev)
+        self.assertEqual(len(ys), 1)
+        y = ys[0]
+        self.assertEqual(y["writer"], 11)
+        for k, v in (("wake", 10), ("run", 50), ("in", 70), ("out", 80), ("ask", 200),
+                     ("back", 210)):
+            self.assertAlmostEqual(y[k], v, places=3)
+        self.assertEqual(y["sleeps"], 1)
+
+    def test_no_writer_waiting_is_no_yield(self):
+        text = "\n".join(l for l in TRACE.splitlines() if "start_locking: mm=00000000aa memcg_id=0 write=true" not in l)
+        self.assertEqual(contention.yields(contention.parse_trace(text)), [])
+
+    def test_trace_report_writes_table(self):
+        ys = contention.yields(contention.parse_trace(TRACE))
+        with tempfile.TemporaryDirectory() as d:
+            md = contention.trace_report(ys, Path(d), "meta")
+            self.assertIn("| release to the populating task holding it again | 1 |", md)
+            self.assertTrue((Path(d) / "trace.md").exists())
+
+
+class Targets(unittest.TestCase):
+    def test_added_per_call(self):
+        e = entry("series", "wall/hrt", contention.PACED_ROW, 100.0, 110.0, samples=300)
+        # 100 calls per populate, 10 ms added: 100 us per call.
+        self.assertAlmostEqual(contention.added_per_call_us(e), 100.0)
+
+    def test_targets_met_and_missed(self):
+        es = [entry("reference", "wall/hrt", contention.PACED_ROW, 100.0, 100.0, 3),
+              entry("series", "wall/hrt", contention.PACED_ROW, 100.5, 105.0, 300, p99=2500.0),
+              entry("reference", "wall/hrt", "anon4k/POPULATE_WRITE", 100.0, 100.0, 3),
+              entry("series", "wall/hrt", "anon4k/POPULATE_WRITE", 100.0, 101.0, 3000, p50=9.6)]
+        runs = [{"kernel": "series", "clock": "wall/hrt", "results": bench.parse_lines(
+                    "WRITER alone p50_us=9.60 p99_us=20.00 samples=1001\n")},
+                {"kernel": "series", "clock": "wall/hrt", "results": bench.parse_lines(
+                    "WRITER alone p50_us=9.80 p99_us=20.00 samples=1001\n")},
+                {"kernel": "reference", "clock": "wall/hrt", "results": bench.parse_lines(
+                    "WRITER alone p50_us=1.00 p99_us=2.00 samples=1001\n")}]
+        unc = contention.uncontended(runs)
+        self.assertAlmostEqual(unc["wall/hrt"], 9.7)
+        unc = {"wall/hrt": 9.6}
+        tg = {(t["row"], t["target"][:12]): t for t in contention.targets(es, unc)}
+        paced = contention.PACED_ROW
+        self.assertEqual(tg[(paced, "writer p99 <")]["status"], "missed")
+        self.assertEqual(tg[(paced, "slowdown wit")]["status"], "met")          # +4.5%
+        self.assertEqual(tg[(paced, "added popula")]["status"], "missed")       # 45 us > 19.2
+        self.assertEqual(tg[(paced, "no-writer se")]["status"], "met")          # 1.005
+        self.assertEqual(tg[("anon4k/POPULATE_WRITE", "added popula")]["status"], "met")  # 1 us
+        self.assertNotIn(("anon4k/POPULATE_WRITE", "slowdown wit"), tg)        # paced row only
+
+    def test_icount_has_no_paced_slowdown_target(self):
+        es = [entry("reference", "icount/tick", contention.PACED_ROW, 100.0, 100.0, 3),
+              entry("series", "icount/tick", contention.PACED_ROW, 100.0, 150.0, 300)]
+        names = [t["target"] for t in contention.targets(es, {})]
+        self.assertFalse(any(n.startswith("slowdown") for n in names))
+
+    def test_report_table(self):
+        es = [entry("reference", "wall/tick", contention.PACED_ROW, 100.0, 100.0, 3),
+              entry("series", "wall/tick", contention.PACED_ROW, 100.0, 104.0, 300)]
+        with tempfile.TemporaryDirectory() as d:
+            md = contention.report(es, {"mib": 256, "rounds": 3, "boots": 1}, Path(d), {})
+            self.assertIn("| wall/tick | series | anon4k-paced/POPULATE_WRITE | 100.0 | 104.0 | 4.0 | 100 | 40.0 |", md)
+
+
+class Job(unittest.TestCase):
+    def test_rows_and_trace(self):
+        j = contention.job(256, 3, (contention.PACED_ROW,), trace=True)
+        self.assertIn(f"populate_bench contention 256 3 {contention.PACED_ROW} >> $out", j)
+        self.assertIn("events/$e", j)
+        self.assertIn("TRACE-BEGIN", j)
+        self.assertNotIn("tracefs", contention.job(256, 3, ()))
+
+    def test_paced_row_is_a_contention_row(self):
+        self.assertIn(contention.PACED_ROW, bench.CONTENTION_ROWS)
+
+    def test_bad_setting_is_named(self):
+        from rflh.util import HarnessError
+        with self.assertRaises(HarnessError) as cm:
+            contention.run(None, timers=("fast",))
+        self.assertIn("tick hrt", str(cm.exception))
+
+
+if __name__ == "__main__":
+    unittest.main()
