@@ -59,12 +59,18 @@ exit 0
 """
 
 
+def calls_per_populate(e):
+    """Writer calls during one populate: the samples of every round of every
+    boot, over the number of populates with the writer."""
+    return e["samples"] / (e["rounds_per_boot"] * len(e["per_boot"]))
+
+
 def added_per_call_us(e):
     """Populate time the writer added per writer call: (with writer - alone)
     / writer calls during one populate, in us. None if not measured."""
     if "alone_ms" not in e or not e.get("samples"):
         return None
-    calls = e["samples"] / (e["rounds_per_boot"] * len(e["per_boot"]))
+    calls = calls_per_populate(e)
     return (e["writer_ms"] - e["alone_ms"]) * 1e3 / calls if calls else None
 
 
@@ -135,9 +141,8 @@ def report(entries, meta, outdir, unc):
         if "unavailable" in e:
             lines.append(f"{head} unavailable ({e['unavailable']}) | | | | | | | |")
             continue
-        calls = e["samples"] / (e["rounds_per_boot"] * len(e["per_boot"]))
         lines.append(f"{head} {e['alone_ms']:.1f} | {e['writer_ms']:.1f} | "
-                     f"{_f(e['slowdown_pct'], 1)} | {calls:.0f} | "
+                     f"{_f(e['slowdown_pct'], 1)} | {calls_per_populate(e):.0f} | "
                      f"{_f(added_per_call_us(e), 1)} | {e['p50_us']:.1f} | "
                      f"{e['p99_us']:.1f} | {e['max_us']:.1f} |")
     met = sum(t["status"] == "met" for t in tg)
