@@ -135,3 +135,11 @@ class MaintainersTest(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class CheckpatchIgnores(unittest.TestCase):
+    def test_yield_only_for_its_patch(self):
+        from rflh import gates
+        self.assertIn("YIELD", gates.checkpatch_ignores("0012-mm-mmap_lock-add-mmap_read_yield.patch"))
+        self.assertNotIn("YIELD", gates.checkpatch_ignores("0013-mm-madvise-let-MADV_POPULATE_-READ-WRITE-yield-mmap_.patch"))
+        self.assertEqual(gates.checkpatch_ignores("0001-uapi.patch"), gates.CHECKPATCH_IGNORE)
