@@ -11,7 +11,6 @@ import json
 import re
 import statistics
 import time
-from pathlib import Path
 
 from . import bench, build, guest, source, toolchain, tree
 from .util import die, fmt_secs, in_root, log, stage
