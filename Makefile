@@ -7,7 +7,7 @@ PY     ?= python3
 RFLH    = cd harness && $(PY) -m rflh
 export CMD KUNIT_KVM STRESS_SCALE BOOTS VARIANT TOOLCHAIN KSRC CACHE JOBS ARCH KUNIT_ARCH MATRIX_ARCHES BUILD ROUNDS SIZES ITERATIONS CONTENTION_MIB CONTENTION_ROUNDS TIMERS CLOCKS ROWS CONTENTION_TRACE SEED0 SEEDS NOPS NEGATIVE
 
-.PHONY: all demo check bench contention negative cross-mips upstream upstream-refresh fuzz fuzz-record stress early-boot each-patch kunit matrix shell harness-test tree tree-reset export tree-status build help
+.PHONY: all demo check bench contention ab-bench negative cross-mips upstream upstream-refresh fuzz fuzz-record stress early-boot each-patch kunit matrix shell harness-test tree tree-reset export tree-status build help
 all: demo
 
 demo:
@@ -26,6 +26,13 @@ bench:
 # each yield broken down (build/contention-trace/trace.md).
 contention:
 	$(RFLH) contention
+
+# The C and the Rust populate in one series kernel, on the same mappings:
+# the seed table's POPULATE cells alternating call by call, and the
+# contention rows in passes C, Rust, Rust, C (CLOCKS="icount wall",
+# SIZES="2 8", ITERATIONS=10, AB_CONTENTION=1).
+ab-bench:
+	$(RFLH) ab-bench
 
 # Prove the verdict catches a WARNING, a missing sentinel and a required SKIP.
 negative:
@@ -117,6 +124,7 @@ help:
 	@echo '  fuzz-record   re-record the C v7.3 traces make check compares with  (one boot)'
 	@echo '  early-boot    early-boot splat rates of both debug kernels, with and without LA57; BOOTS=30  (4 x BOOTS boots)'
 	@echo '  contention    mmap_lock contention rows: C v7.3 vs Rust, icount+wall, tick+hrt timers; CONTENTION_TRACE=1 traces'
+	@echo '  ab-bench      C vs Rust in one series kernel (same mappings): seed-table cells + contention rows  (~40 min)'
 	@echo '  bench         C v7.3 against Rust: populate table and contention rows; ROUNDS=3  (about an hour)'
 	@echo '  matrix        build and boot the series on riscv64 arm loongarch64 s390x um; MATRIX_ARCHES=...  (warm 5-8 min; cold 60 min)'
 	@echo '  kunit         kunit.py run --kunitconfig=mm; KUNIT_ARCH=um|x86_64|arm64|loongarch  (UML warm 31 s; cold 10-21 min)'

@@ -6,6 +6,8 @@
  * mmap_lock contention benchmark.
  *
  * Usage: populate_bench SIZE_MIB ITERATIONS [DISK_DIR]
+ *        populate_bench ab SIZE_MIB ITERATIONS [DISK_DIR]
+ *        populate_bench impl c|rust
  *        populate_bench lockprobe SIZE_MIB ROUNDS
  *        populate_bench contention SIZE_MIB ROUNDS [ROW]
  *
@@ -19,6 +21,13 @@
  *   CDF row=R q=Q0,Q1,...,Q100
  *   CONTENTION row=R size_mib=S unavailable=REASON
  *   WRITER alone p50_us=X p99_us=Y samples=N  (the writer's call, no populate)
+ *   AB size_mib=S map=M backing=B op=O c_median_ms=X rust_median_ms=Y
+ *      ratio_median=R ratio_min=A ratio_max=B n=N               (one line)
+ *   AB size_mib=S map=M backing=B op=O unavailable=REASON
+ * "ab" runs every POPULATE cell of the table in one kernel with both
+ * implementations, switched through AB_KNOB before each call (C first in
+ * even rounds, Rust first in odd ones); ratio_* are over the rounds'
+ * Rust/C. "impl" sets the switch for the runs that follow.
  * Lines starting with '#' are comments. Every cell uses a fresh mapping (and
  * a fresh, empty file) per iteration.
  */
@@ -59,6 +68,9 @@ static const char *op_name[] = { "Read", "Write", "Read/Write", "POPULATE_READ",
 
 static size_t pgsz;
 static const char *disk_dir;
+
+/* CONFIG_MADVISE_POPULATE_AB_BENCH: Y while madvise() runs the C populate. */
+#define AB_KNOB "/sys/module/madvise/parameters/populate_c"
 static int manyvma_note;
 
 static double now_ms(void)
@@ -290,6 +302,79 @@ static void cell(size_t mib, int shared, enum backing b, enum op op, int iters)
 	       iters % 2 ? t[iters / 2] : (t[iters / 2 - 1] + t[iters / 2]) / 2, iters);
 	fflush(stdout);
 	free(t);
+}
+
+/* Let the C (1) or the Rust (0) populate serve madvise(); 0 or -errno. */
+static int set_impl(int c)
+{
+	int fd = open(AB_KNOB, O_WRONLY);
+	int ret = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (write(fd, c ? "Y" : "N", 1) != 1)
+		ret = -errno;
+	close(fd);
+	return ret;
+}
+
+static double median_sorted(const double *v, int n)
+{
+	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+/* One POPULATE cell, both implementations, alternating call by call. */
+static void ab_cell(size_t mib, int shared, enum backing b, enum op op, int iters)
+{
+	double *t[2], *q = calloc(iters, sizeof(*q));
+	const char *why = NULL;
+	size_t size = mib << 20;
+	int i, k, ret;
+
+	t[0] = calloc(iters, sizeof(double));	/* C */
+	t[1] = calloc(iters, sizeof(double));	/* Rust */
+	manyvma_note = b == ANON_MANYVMA;
+	for (i = 0; i < iters && !why; i++) {
+		for (k = 0; k < 2 && !why; k++) {
+			int c = (i + k) % 2 == 0;
+			double x;
+
+			ret = set_impl(c);
+			if (ret) {
+				why = "knob";
+				break;
+			}
+			x = run_once(b, shared, op, size);
+			if (x < 0)
+				why = strerrorname_np((int)-x);
+			t[!c][i] = x;
+		}
+		if (!why)
+			q[i] = t[1][i] / t[0][i];
+	}
+	printf("AB size_mib=%zu map=%s backing=%s op=%s ", mib, shared ? "shared" : "private",
+	       backing_name[b], op_name[op]);
+	if (why) {
+		printf("unavailable=%s\n", why);
+	} else {
+		qsort(t[0], iters, sizeof(double), cmp_double);
+		qsort(t[1], iters, sizeof(double), cmp_double);
+		qsort(q, iters, sizeof(double), cmp_double);
+		printf("c_median_ms=%.3f rust_median_ms=%.3f ratio_median=%.4f ratio_min=%.4f "
+		       "ratio_max=%.4f n=%d\n", median_sorted(t[0], iters),
+		       median_sorted(t[1], iters), median_sorted(q, iters), q[0], q[iters - 1],
+		       iters);
+	}
+	fflush(stdout);
+	free(t[0]);
+	free(t[1]);
+	free(q);
+}
+
+static int is_populate(enum op op)
+{
+	return op == POP_READ || op == POP_WRITE || op == FALLOC_POP_READ ||
+	       op == FALLOC_POP_WRITE;
 }
 
 static void floor_memset(size_t mib, int iters)
@@ -939,13 +1024,52 @@ int main(int argc, char **argv)
 		lock_probe(mib, 1, iters);
 		return 0;
 	}
+	if (argc == 3 && !strcmp(argv[1], "impl")) {
+		int ret = set_impl(!strcmp(argv[2], "c"));
+
+		if (ret || (strcmp(argv[2], "c") && strcmp(argv[2], "rust"))) {
+			fprintf(stderr, "impl %s: %s (needs CONFIG_MADVISE_POPULATE_AB_BENCH=y, "
+				"and c or rust)\n", argv[2], ret ? strerror(-ret) : "unknown");
+			return 2;
+		}
+		return 0;
+	}
+	if ((argc == 4 || argc == 5) && !strcmp(argv[1], "ab")) {
+		mib = strtoul(argv[2], NULL, 0);
+		iters = atoi(argv[3]);
+		disk_dir = argc > 4 ? argv[4] : NULL;
+		if (!mib || iters < 1) {
+			fprintf(stderr, "SIZE_MIB and ITERATIONS must be positive\n");
+			return 2;
+		}
+		if (reserve_hugepages((mib << 20) / HPAGE + 4))
+			printf("# could not reserve %zu huge pages\n", (mib << 20) / HPAGE + 4);
+		for (shared = 0; shared <= 1; shared++)
+			for (b = 0; b < NR_BACKINGS; b++)
+				for (op = 0; op < NR_OPS; op++) {
+					if (!is_populate(op) || (!shared && op >= FALLOC))
+						continue;
+					if ((b == ANON || b == ANON_MANYVMA) && op >= FALLOC)
+						continue;
+					if (b == ANON_MANYVMA && shared)
+						continue;
+					ab_cell(mib, shared, b, op, iters);
+				}
+		set_impl(0);
+		if (old_hp >= 0)
+			reserve_hugepages(old_hp);
+		return 0;
+	}
 	if ((argc == 4 || argc == 5) && !strcmp(argv[1], "contention"))
 		return contention(strtoul(argv[2], NULL, 0), atoi(argv[3]),
 				  argc == 5 ? argv[4] : NULL);
 	if (argc < 3) {
 		fprintf(stderr, "usage: %s SIZE_MIB ITERATIONS [DISK_DIR]\n"
+			"       %s ab SIZE_MIB ITERATIONS [DISK_DIR]\n"
+			"       %s impl c|rust\n"
 			"       %s lockprobe SIZE_MIB ROUNDS\n"
-			"       %s contention SIZE_MIB ROUNDS [ROW]\n", argv[0], argv[0], argv[0]);
+			"       %s contention SIZE_MIB ROUNDS [ROW]\n", argv[0], argv[0], argv[0],
+			argv[0], argv[0]);
 		return 2;
 	}
 	mib = strtoul(argv[1], NULL, 0);

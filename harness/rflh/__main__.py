@@ -3,7 +3,7 @@
 import os
 import sys
 
-from . import bench, build, check, contention, cross, earlyboot, fuzz, kunittool, matrix, negative, perpatch, stress, source, toolchain, tree, upstream
+from . import abbench, bench, build, check, contention, cross, earlyboot, fuzz, kunittool, matrix, negative, perpatch, stress, source, toolchain, tree, upstream
 from .util import HarnessError, die, in_root, log, settings_from_env, stage
 
 
@@ -97,6 +97,16 @@ def cmd_contention(s, args):
         trace=(e("CONTENTION_TRACE") or "0") == "1")
 
 
+def cmd_ab_bench(s, args):
+    e = os.environ.get
+    return abbench.run(
+        s, clocks=tuple((e("CLOCKS") or " ".join(bench.CLOCKS)).split()),
+        sizes=tuple(int(x) for x in (e("SIZES") or "2 8").split()),
+        iterations=int(e("ITERATIONS") or "10"),
+        mib=int(e("CONTENTION_MIB") or "256"), rounds=int(e("CONTENTION_ROUNDS") or "3"),
+        contention=(e("AB_CONTENTION") or "1") == "1")
+
+
 def cmd_negative(s, args):
     only = tuple((os.environ.get("NEGATIVE") or " ".join(negative.ALL)).split())
     return negative.run(s, only)
@@ -132,7 +142,11 @@ def cmd_matrix(s, args):
 
 
 def cmd_kunit(s, args):
-    return kunittool.main(s, os.environ.get("KUNIT_ARCH") or "um")
+    calls = os.environ.get("AB_CALLS") or "0"
+    if not calls.isdigit():
+        die(f"AB_CALLS={calls}: give a number of populate calls per implementation, "
+            "e.g. AB_CALLS=100000")
+    return kunittool.main(s, os.environ.get("KUNIT_ARCH") or "um", int(calls))
 
 
 def cmd_shell(s, args):
@@ -168,6 +182,7 @@ COMMANDS = {
     "negative": cmd_negative,
     "bench": cmd_bench,
     "contention": cmd_contention,
+    "ab-bench": cmd_ab_bench,
     "check": cmd_check,
     "demo": cmd_demo,
     "tree": cmd_tree,

@@ -101,8 +101,18 @@ def progress_filter(line):
     return any(x in l for x in ("BUG:", "WARNING:", "Kernel panic", "Oops"))
 
 
+def ab_calls_from_env():
+    """AB_CALLS=N: the A/B KUnit cases make N populate calls per
+    implementation in this run (the kernel's default is 10,000)."""
+    calls = os.environ.get("AB_CALLS") or "0"
+    if not calls.isdigit():
+        die(f"AB_CALLS={calls}: give a number of populate calls per implementation, "
+            "e.g. AB_CALLS=100000")
+    return int(calls)
+
+
 def boot_and_judge(s, variant, tree_dir, out, job, extra_dirs, timeout, title,
-                   required=(), kunit_req=([], []), expect_sentinel=True):
+                   required=(), kunit_req=([], []), expect_sentinel=True, append=""):
     res = s.results(variant)
     initrd = res / "initramfs.cpio"
     with stage("guest: initramfs (usr/gen_init_cpio)"):
@@ -113,7 +123,7 @@ def boot_and_judge(s, variant, tree_dir, out, job, extra_dirs, timeout, title,
         log(f"    {guest.kvm_note()}")
         secs, timed_out = guest.boot(
             s, Path(out) / s.a.image, initrd, console, tap,
-            timeout, progress=progress_filter, label=variant)
+            timeout, progress=progress_filter, label=variant, append=append)
         log(f"    console: {console}")
     checks = verdict.scan_console(console.read_text(errors="replace"), timed_out,
                                   expect_sentinel)
@@ -178,9 +188,11 @@ def check(s, gates_on=None):
     timings["selftests"] = time.monotonic() - t
     job = selftest_job(COLLECTIONS)
     t = time.monotonic()
+    ab_calls = ab_calls_from_env() if variant == "series" else 0
     bchecks, secs, console, tap = boot_and_judge(
         s, variant, tree_dir, out, job, [(inst, "/kselftest"), (tools, "/rfl/bin")],
-        timeout=1500, title=variant)
+        timeout=1500 + ab_calls // 100, title=variant,
+        append=" ".join(kunittool.ab_kernel_args(ab_calls)))
     bchecks.append(bench_smoke_check(console.read_text(errors="replace")))
     aux = tap.with_suffix(".aux").read_text(errors="replace")
     bchecks.append(fuzz.check_against_expected(s, aux))
@@ -195,6 +207,9 @@ def check(s, gates_on=None):
     suites, cases = kunit_requirements(variant)
     if kj is not None or suites:
         checks += verdict.kunit_checks(kj, suites, cases)
+    if suites and kunittool.has_ab(tree_dir):
+        checks += verdict.ab_checks(console.read_text(errors="replace"),
+                                    want_calls=ab_calls or verdict.AB_DEFAULT_CALLS)
     if all_gates:
         # The standard KUnit path as well: kunit.py on UML with mm/.kunitconfig.
         kc, timings["kunit.py run --arch=um"] = kunittool.run(s, "um", tree_dir)

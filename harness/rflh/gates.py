@@ -81,12 +81,12 @@ def rustdoc(s, tree, out, files):
 #    MAINTAINERS (and rust/kernel/mm/ is already covered).
 CHECKPATCH_IGNORE = ("UNKNOWN_COMMIT_ID", "FILE_PATH_CHANGES")
 # One patch's own exception, also justified in the cover letter:
-#  - YIELD in "mm/mmap_lock: add mmap_read_yield()": the bounded wait calls
-#    yield() when another task is runnable on the CPU, so that a fair caller
-#    gives a woken writer its slice (schedule() alone kept it, and the UML
-#    KUnit writer test failed). An rwsem read lock that does not steal past
-#    a waiting writer would remove the loop; the cover letter names it.
-CHECKPATCH_IGNORE_PATCH = {"mm-mmap_lock-add-mmap_read_yield": ("YIELD",)}
+#  - AVOID_EXTERNS in "locking/rwsem: add down_read_nosteal()": every other
+#    prototype of include/linux/rwsem.h is declared extern, and the new one
+#    keeps the file's style.
+# (The queue once needed YIELD for a polling wait in mmap_read_yield();
+# down_read_nosteal() replaced the loop, and no patch may hide YIELD.)
+CHECKPATCH_IGNORE_PATCH = {"locking-rwsem-add-down_read_nosteal": ("AVOID_EXTERNS",)}
 
 
 def checkpatch_ignores(name):
@@ -345,10 +345,14 @@ def module_exports(s, out, names=("faultin",)):
 # Who must be reached: the M: lines of these entries.
 MAINTAINER_ENTRIES = ("MEMORY MANAGEMENT - GUP (GET USER PAGES)",
                       "MEMORY MAPPING - MADVISE (MEMORY ADVICE)")
-# mmap_read_yield() is mmap_lock API: its patch must reach the mmap lock's
-# maintainers; the series as a whole reaches all three entries.
-LOCK_ENTRY = "MEMORY MAPPING - LOCKING"
-LOCK_PATHS = r"(mm/mmap_lock\.c|include/linux/mmap_lock\.h)$"
+# mmap_read_yield() is mmap_lock API and down_read_nosteal() rwsem API: each
+# patch that touches them must reach that lock's maintainers; the series as
+# a whole reaches every entry.
+LOCK_ENTRIES = (
+    ("MEMORY MAPPING - LOCKING", r"(mm/mmap_lock\.c|include/linux/mmap_lock\.h)$", "mmap lock"),
+    ("LOCKING PRIMITIVES", r"(kernel/locking/rwsem\.c|include/linux/rwsem\.h)$", "locking"),
+)
+LOCK_PATHS = "|".join(paths for _, paths, _ in LOCK_ENTRIES)
 
 
 def entry_maintainers(maintainers_text, entry):
@@ -389,7 +393,8 @@ def get_maintainer(s, tree, patches):
                     out.append(m)
         return out
 
-    need, lock_need = of(MAINTAINER_ENTRIES), of([LOCK_ENTRY])
+    need = of(MAINTAINER_ENTRIES)
+    lock_need = [(paths, of([entry]), who) for entry, paths, who in LOCK_ENTRIES]
     checks, union = [], set()
     for p in patches:
         r = in_root(s, f"cd {tree} && scripts/get_maintainer.pl --no-git --no-git-fallback "
@@ -401,8 +406,10 @@ def get_maintainer(s, tree, patches):
         lock_code = [t for t in touched if re.search(LOCK_PATHS, t)]
         mm_code = [t for t in touched if re.match(MM_PATHS, t) and t not in lock_code]
         reached = {email(g) for g in got}
-        for code, want, who in ((mm_code, need, "GUP and MADVISE"),
-                                (lock_code, lock_need, "mmap lock")):
+        wants = [(mm_code, need, "GUP and MADVISE")]
+        wants += [([t for t in lock_code if re.search(paths, t)], want, who)
+                  for paths, want, who in lock_need]
+        for code, want, who in wants:
             if not code:
                 continue
             missing = [m for m in want if email(m) not in reached]
@@ -410,9 +417,11 @@ def get_maintainer(s, tree, patches):
                                 "maintainers", "fail" if missing or not want else "ok",
                                 ("missing " + ", ".join(missing)) if missing else
                                 f"{len(got)} maintainers"))
-    missing = [m for m in need + lock_need if email(m) not in union]
-    checks.append(Check("gate", "get_maintainer: the series reaches every GUP, MADVISE "
-                        "and mmap lock maintainer", "fail" if missing or not need else "ok",
+    every = need + [m for _, want, _ in lock_need for m in want]
+    missing = [m for m in every if email(m) not in union]
+    checks.append(Check("gate", "get_maintainer: the series reaches every GUP, MADVISE, "
+                        "mmap lock and locking maintainer",
+                        "fail" if missing or not need or not all(w for _, w, _ in lock_need) else "ok",
                         ", ".join(missing) or f"{len(union)} maintainers in all"))
     return checks
 

@@ -22,16 +22,41 @@ SUITES = ["madvise_populate"]
 DOCTESTS = ["rust_doctest_kernel_mm_faultin_rs", "rust_doctest_kernel_mm_rs"]
 
 
-def command(arch, build_dir, json_file, jobs):
+# kunit.py's own limit for the whole run (its default, 300 s, is short for
+# the A/B cases under TCG on a slow machine).
+RUN_TIMEOUT = 1800
+
+
+def has_ab(tree_dir):
+    """Whether the tree has the A/B cases (the queue's "test the Rust
+    MADV_POPULATE against the C one" patch)."""
+    f = Path(tree_dir) / "mm" / "populate.rs"
+    return f.exists() and "fn ab_rust_matches_c" in f.read_text(errors="replace")
+
+
+def ab_kernel_args(calls):
+    """Kernel arguments for an A/B run of @calls populate calls per
+    implementation (AB_CALLS=): the count, and a KUnit case timeout that
+    grows with it (300 s per 10,000 calls, at least KUnit's 300 s)."""
+    if not calls:
+        return []
+    if calls < 1:
+        raise ValueError("AB_CALLS must be a positive number of populate calls")
+    return [f"madvise.populate_ab_calls={calls}",
+            f"kunit.timeout={max(300, -(-calls // 10000) * 300)}"]
+
+
+def command(arch, build_dir, json_file, jobs, ab_calls=0):
     a = ["./tools/testing/kunit/kunit.py", "run", f"--kunitconfig={KUNITCONFIG}",
          "--make_options", "LLVM=1", f"--build_dir={build_dir}", f"--json={json_file}",
-         f"--jobs={jobs}"]
+         f"--jobs={jobs}", f"--timeout={RUN_TIMEOUT * max(1, -(-ab_calls // 50000))}"]
+    a += [f"--kernel_args={k}" for k in ab_kernel_args(ab_calls)]
     if arch != "um":
         a.append(f"--arch={arch}")
     return a
 
 
-def run(s, arch="um", tree_dir=None, timeout=1800):
+def run(s, arch="um", tree_dir=None, timeout=1800, ab_calls=0):
     """Run kunit.py for `arch` on the series tree; return (checks, seconds)."""
     toolchain.ensure(s)
     if tree_dir is None:
@@ -48,7 +73,8 @@ def run(s, arch="um", tree_dir=None, timeout=1800):
     build_dir = s.cache / "v" / "series" / f"kunit-{arch}"
     js, logf = res / "kunit.json", res / "kunit.log"
     js.unlink(missing_ok=True)
-    cmd = " ".join(command(arch, build_dir, js, s.jobs))
+    cmd = " ".join(command(arch, build_dir, js, s.jobs, ab_calls))
+    timeout = max(timeout, RUN_TIMEOUT * max(1, -(-ab_calls // 50000)) + 1800)
     t0 = time.monotonic()
     with stage(f"kunit.py run --kunitconfig={KUNITCONFIG} ({arch})"):
         log(f"    $ {cmd}")
@@ -77,6 +103,9 @@ def run(s, arch="um", tree_dir=None, timeout=1800):
     klog, known = strip_known_uml_splat(klog) if arch == "um" else (klog, False)
     checks += [verdict.Check(f"kunit-{arch}", c.name, c.status, c.detail)
                for c in verdict.scan_console(klog, False, False)]
+    if has_ab(tree_dir):
+        checks += verdict.ab_checks(klog, f"kunit-{arch}",
+                                    ab_calls or verdict.AB_DEFAULT_CALLS)
     if known:
         checks.append(verdict.Check(
             f"kunit-{arch}", "lockdep stays on under UML", "skip",
@@ -130,8 +159,8 @@ def strip_known_uml_splat(text):
     return text, False
 
 
-def main(s, arch):
-    checks, secs = run(s, arch)
+def main(s, arch, ab_calls=0):
+    checks, secs = run(s, arch, ab_calls=ab_calls)
     print(verdict.summary(checks, f"kunit.py run --kunitconfig={KUNITCONFIG} --arch={arch} "
                           f"({fmt_secs(secs)})"))
     return 1 if verdict.counts(checks)[1] else 0

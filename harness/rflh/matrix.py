@@ -143,8 +143,11 @@ def one(s0, name, tree_dir):
         js = res / "kunit.json"
         in_root(s, f"python3 {tree_dir}/tools/testing/kunit/kunit.py parse --json={js} "
                 f"{res / 'console.log'} > /dev/null 2>&1", check=False)
-        kunit_cells(row, verdict.kunit_checks(js.read_text() if js.exists() else None,
-                                              kunittool.SUITES, kunittool.DOCTESTS))
+        kc = verdict.kunit_checks(js.read_text() if js.exists() else None,
+                                  kunittool.SUITES, kunittool.DOCTESTS)
+        if kunittool.has_ab(tree_dir):
+            kc += verdict.ab_checks((res / "console.log").read_text(errors="replace"))
+        kunit_cells(row, kc)
         return row
     except Exception as e:  # one architecture's failure must not hide the others
         # The first lines of the error name what failed (the dropped options).
@@ -160,7 +163,8 @@ def one(s0, name, tree_dir):
 def ours(c):
     """A KUnit check of the series: the populate suite or the doctests of
     kernel::mm::faultin and kernel::mm."""
-    return "madvise_populate" in c.name or "mm_faultin" in c.name or "mm_rs" in c.name
+    return ("madvise_populate" in c.name or "mm_faultin" in c.name or "mm_rs" in c.name
+            or c.name.startswith("A/B"))
 
 
 def kunit_cells(row, checks):

@@ -167,6 +167,40 @@ def kunit_checks(kunit_json, required_suites=(), required_cases=()):
     return checks
 
 
+AB_LINE = re.compile(r"A/B: (\d+) seeds, (\d+) populate calls per implementation, "
+                     r"(\d+) differences")
+AB_NEG = re.compile(r"A/B negative control \(([^)]*)\): \d+ seeds, (\d+) populate calls per "
+                    r"implementation, (\d+) differences \((\d+) in the pages only\)")
+AB_CONTROLS = 3
+AB_DEFAULT_CALLS = 10000
+
+
+def ab_checks(log_text, group="kunit", want_calls=AB_DEFAULT_CALLS):
+    """Checks from the A/B cases' own lines in a kernel log (mm/populate.rs):
+    C and Rust populate on identical mappings must not differ, over at least
+    @want_calls calls, and each negative control must see differences."""
+    text = log_text or ""
+    m = AB_LINE.findall(text)
+    if not m:
+        return [Check(group, "A/B C vs Rust", "fail", "no A/B line in the kernel log")]
+    seeds, calls, diffs = (int(x) for x in m[-1])
+    ok = diffs == 0 and calls >= want_calls
+    checks = [Check(group, "A/B C vs Rust", "ok" if ok else "fail",
+                    f"{calls} populate calls per implementation, {seeds} seeds, "
+                    f"{diffs} differences" + ("" if calls >= want_calls
+                                              else f" (wanted {want_calls} calls)"))]
+    neg = AB_NEG.findall(text)
+    if len(neg) < AB_CONTROLS:
+        checks.append(Check(group, "A/B negative controls", "fail",
+                            f"{len(neg)} of {AB_CONTROLS} negative controls in the kernel log"))
+    for name, n, d, pages in neg:
+        checks.append(Check(group, f"A/B negative control: {name}",
+                            "ok" if int(d) > 0 else "fail",
+                            f"{d} differences ({pages} in the pages only) in {n} calls"
+                            + ("" if int(d) else ": the comparison saw nothing")))
+    return checks
+
+
 def counts(checks):
     p = sum(c.status == "ok" for c in checks)
     f = sum(c.status == "fail" for c in checks)

@@ -138,8 +138,27 @@ if __name__ == "__main__":
 
 
 class CheckpatchIgnores(unittest.TestCase):
-    def test_yield_only_for_its_patch(self):
+    def test_no_patch_ignores_yield(self):
+        # mmap_read_yield() no longer polls with yield(): no patch may hide
+        # checkpatch's YIELD warning.
         from rflh import gates
-        self.assertIn("YIELD", gates.checkpatch_ignores("0012-mm-mmap_lock-add-mmap_read_yield.patch"))
-        self.assertNotIn("YIELD", gates.checkpatch_ignores("0013-mm-madvise-let-MADV_POPULATE_-READ-WRITE-yield-mmap_.patch"))
+        for name in ("0013-mm-mmap_lock-add-mmap_read_yield.patch",
+                     "0012-locking-rwsem-add-down_read_nosteal.patch",
+                     "0001-uapi.patch"):
+            self.assertNotIn("YIELD", gates.checkpatch_ignores(name))
         self.assertEqual(gates.checkpatch_ignores("0001-uapi.patch"), gates.CHECKPATCH_IGNORE)
+
+    def test_extern_only_for_the_rwsem_patch(self):
+        from rflh import gates
+        self.assertIn("AVOID_EXTERNS",
+                      gates.checkpatch_ignores("0012-locking-rwsem-add-down_read_nosteal.patch"))
+        self.assertNotIn("AVOID_EXTERNS",
+                         gates.checkpatch_ignores("0013-mm-mmap_lock-add-mmap_read_yield.patch"))
+
+    def test_lock_paths(self):
+        from rflh import gates
+        import re
+        for path in ("kernel/locking/rwsem.c", "include/linux/rwsem.h",
+                     "mm/mmap_lock.c", "include/linux/mmap_lock.h"):
+            self.assertTrue(re.search(gates.LOCK_PATHS, path), path)
+        self.assertFalse(re.search(gates.LOCK_PATHS, "mm/madvise.c"))
