@@ -377,6 +377,34 @@ static int is_populate(enum op op)
 	       op == FALLOC_POP_WRITE;
 }
 
+/* The cells of the table: FALLOCATE needs a shared file mapping. */
+static int cell_wanted(int shared, enum backing b, enum op op)
+{
+	if (!shared && op >= FALLOC)
+		return 0;
+	if ((b == ANON || b == ANON_MANYVMA) && op >= FALLOC)
+		return 0;
+	return !(b == ANON_MANYVMA && shared);	/* private mappings only */
+}
+
+static int reserve_hugepages(unsigned long nr);
+
+/* SIZE_MIB ITERATIONS [DISK_DIR], as both table modes take them; 0 or 2. */
+static int table_args(int argc, char **argv, size_t *mib, int *iters)
+{
+	*mib = strtoul(argv[0], NULL, 0);
+	*iters = atoi(argv[1]);
+	disk_dir = argc > 2 ? argv[2] : NULL;
+	if (!*mib || *iters < 1) {
+		fprintf(stderr, "SIZE_MIB and ITERATIONS must be positive\n");
+		return 2;
+	}
+	/* Enough huge pages for one mapping at a time, plus slack. */
+	if (reserve_hugepages((*mib << 20) / HPAGE + 4))
+		printf("# could not reserve %zu huge pages\n", (*mib << 20) / HPAGE + 4);
+	return 0;
+}
+
 static void floor_memset(size_t mib, int iters)
 {
 	size_t size = mib << 20;
@@ -1035,26 +1063,13 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	if ((argc == 4 || argc == 5) && !strcmp(argv[1], "ab")) {
-		mib = strtoul(argv[2], NULL, 0);
-		iters = atoi(argv[3]);
-		disk_dir = argc > 4 ? argv[4] : NULL;
-		if (!mib || iters < 1) {
-			fprintf(stderr, "SIZE_MIB and ITERATIONS must be positive\n");
+		if (table_args(argc - 2, argv + 2, &mib, &iters))
 			return 2;
-		}
-		if (reserve_hugepages((mib << 20) / HPAGE + 4))
-			printf("# could not reserve %zu huge pages\n", (mib << 20) / HPAGE + 4);
 		for (shared = 0; shared <= 1; shared++)
 			for (b = 0; b < NR_BACKINGS; b++)
-				for (op = 0; op < NR_OPS; op++) {
-					if (!is_populate(op) || (!shared && op >= FALLOC))
-						continue;
-					if ((b == ANON || b == ANON_MANYVMA) && op >= FALLOC)
-						continue;
-					if (b == ANON_MANYVMA && shared)
-						continue;
-					ab_cell(mib, shared, b, op, iters);
-				}
+				for (op = 0; op < NR_OPS; op++)
+					if (is_populate(op) && cell_wanted(shared, b, op))
+						ab_cell(mib, shared, b, op, iters);
 		set_impl(0);
 		if (old_hp >= 0)
 			reserve_hugepages(old_hp);
@@ -1072,28 +1087,14 @@ int main(int argc, char **argv)
 			argv[0], argv[0]);
 		return 2;
 	}
-	mib = strtoul(argv[1], NULL, 0);
-	iters = atoi(argv[2]);
-	disk_dir = argc > 3 ? argv[3] : NULL;
-	if (!mib || iters < 1) {
-		fprintf(stderr, "SIZE_MIB and ITERATIONS must be positive\n");
+	if (table_args(argc - 1, argv + 1, &mib, &iters))
 		return 2;
-	}
-	/* Enough huge pages for one mapping at a time, plus slack. */
-	if (reserve_hugepages((mib << 20) / HPAGE + 4))
-		printf("# could not reserve %zu huge pages\n", (mib << 20) / HPAGE + 4);
 	floor_memset(mib, iters);
 	for (shared = 0; shared <= 1; shared++)
 		for (b = 0; b < NR_BACKINGS; b++)
-			for (op = 0; op < NR_OPS; op++) {
-				if (!shared && op >= FALLOC)
-					continue;
-				if ((b == ANON || b == ANON_MANYVMA) && op >= FALLOC)
-					continue;
-				if (b == ANON_MANYVMA && shared)
-					continue;	/* private mappings only */
-				cell(mib, shared, b, op, iters);
-			}
+			for (op = 0; op < NR_OPS; op++)
+				if (cell_wanted(shared, b, op))
+					cell(mib, shared, b, op, iters);
 	/* Put the huge page pool back as we found it. */
 	if (old_hp >= 0)
 		reserve_hugepages(old_hp);
