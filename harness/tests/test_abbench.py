@@ -86,6 +86,16 @@ class AbChecks(unittest.TestCase):
         self.assertIn("80 in the pages only", cs[1].detail)
         self.assertIn("10000 populate calls", cs[0].detail)
 
+    def test_both_halves_are_counted(self):
+        from rflh import verdict
+        log = self.LOG.replace("A/B: 72 seeds, 10000", "A/B: 36 seeds, 5000") + \
+            "madvise_populate: A/B: 36 seeds, 5000 populate calls per implementation, " \
+            "0 differences (0 in the pages only)\n"
+        cs = verdict.ab_checks(log)
+        self.assertEqual(cs[0].status, "ok")
+        self.assertIn("10000 populate calls", cs[0].detail)
+        self.assertEqual(verdict.ab_checks(log.replace(", 0 differences", ", 1 differences", 1))[0].status, "fail")
+
     def test_difference_too_few_calls_and_blind_control_fail(self):
         from rflh import verdict
         self.assertEqual(verdict.ab_checks(self.LOG.replace(", 0 differences", ", 3 differences", 1))[0].status, "fail")
