@@ -3,9 +3,9 @@
 timer setups: tinyconfig's periodic tick without high-resolution timers
 (`tick`, the bench config) and a distribution-like one (`hrt`: bench config
 + configs/hrt.config). With CONTENTION_TRACE=1 it instead boots the series'
-hrt kernel once under the wall clock with the mmap_lock and sched
-tracepoints on, and breaks every yield of mmap_lock down into its parts
-(trace.md)."""
+hrt kernel once per clock (CLOCKS) with the mmap_lock and sched tracepoints
+on, and breaks every yield of mmap_lock, and every long wait of the writer,
+down into its parts (trace-<clock>.md)."""
 
 import json
 import re
@@ -287,18 +287,84 @@ def yields(events):
     return res
 
 
-def trace_report(ys, outdir, meta):
-    def q(vals, p):
-        vals = sorted(vals)
-        return vals[min(len(vals) - 1, int(p * (len(vals) - 1)))] if vals else None
+def writer_waits(events, at_least_us=100.0):
+    """Each time a task waits at least @at_least_us for mmap_lock for writing:
+    where the wait went, in us.
 
+    A writer first spins on the lock (rwsem optimistic spinning, which a
+    reader-owned lock allows for a few microseconds), then queues and sleeps
+    (its first sched_switch out not in state R); only then can a reader see
+    it (mmap_lock_is_contended()). Parts: spin (start to sleep), queued to
+    the first reader release after it, that release to the writer running,
+    and the wait in total. A writer that never slept has only the total."""
+    pending = {}     # pid -> dict
+    out = []
+    for e in events:
+        ev, f, pid = e["ev"], e["f"], e["pid"]
+        if ev == "mmap_lock_start_locking" and f.get("write") == "true":
+            pending[pid] = {"start": e["ts"]}
+        elif ev == "sched_switch":
+            prev, nxt = f.get("prev_pid"), f.get("next_pid")
+            w = pending.get(int(prev)) if prev and prev.isdigit() else None
+            if w is not None and "slept" not in w and f.get("prev_state", "R") != "R":
+                w["slept"] = e["ts"]
+            w = pending.get(int(nxt)) if nxt and nxt.isdigit() else None
+            if w is not None and "release" in w and "run" not in w:
+                w["run"] = e["ts"]
+        elif ev == "mmap_lock_released" and f.get("write") == "false":
+            for w in pending.values():
+                if "slept" in w and "release" not in w:
+                    w["release"] = e["ts"]
+        elif ev == "mmap_lock_acquire_returned" and f.get("write") == "true" and pid in pending:
+            w = pending.pop(pid)
+            total = e["ts"] - w["start"]
+            if total < at_least_us:
+                continue
+            r = {"wait": total}
+            if "slept" in w:
+                r["spin"] = w["slept"] - w["start"]
+                if "release" in w:
+                    r["to_release"] = w["release"] - w["slept"]
+                    if "run" in w:
+                        r["release_to_run"] = w["run"] - w["release"]
+            out.append(r)
+    return out
+
+
+def _q(vals, p):
+    vals = sorted(vals)
+    return vals[min(len(vals) - 1, int(p * (len(vals) - 1)))] if vals else None
+
+
+def writer_report(ws):
+    """Markdown lines for writer_waits()."""
+    parts = [("wait", "the wait in total"),
+             ("spin", "spinning, before it queued (a reader cannot see it yet)"),
+             ("to_release", "queued, to the next read release"),
+             ("release_to_run", "that release to the writer running")]
+    lines = [f"{len(ws)} writer waits of 100 us or more. Times in us.", "",
+             "| part of the writer's wait | waits | p10 | p50 | p90 | max |",
+             "|---|---|---|---|---|---|"]
+    for k, what in parts:
+        v = [w[k] for w in ws if k in w]
+        lines.append(f"| {what} | {len(v)} | {_f(_q(v, .1))} | {_f(_q(v, .5))} | "
+                     f"{_f(_q(v, .9))} | {_f(max(v) if v else None)} |")
+    total = sum(w["wait"] for w in ws)
+    spun = sum(w.get("spin", 0.0) for w in ws)
+    lines += ["", f"Share of the writers' waiting time spent before they queued: "
+              f"{_f(100.0 * spun / total if total else None, 0, '%')}."]
+    return lines
+
+
+def trace_report(ys, outdir, meta, clock="wall", ws=None):
+    q = _q
     parts = [("wake", "release to the writer's wake-up (sched_waking)"),
              ("run", "release to the writer running (sched_switch)"),
              ("in", "release to the writer holding the lock"),
              ("out", "release to the writer releasing it"),
              ("ask", "release to the populating task asking again"),
              ("back", "release to the populating task holding it again")]
-    lines = ["# Where a yield of mmap_lock goes: series, hrt kernel, wall clock", "",
+    lines = [f"# Where a yield of mmap_lock goes: series, hrt kernel, {clock} clock", "",
              f"{meta}", "", f"{len(ys)} yields (a read release while a writer waits, to "
              "the populating task's next read acquisition). Times in us from the release.", "",
              "| from the release to | yields | p10 | p50 | p90 | max |", "|---|---|---|---|---|---|"]
@@ -313,9 +379,11 @@ def trace_report(ys, outdir, meta):
               f"Writer release to populate back: p50 {_f(q(after, .5))} us, "
               f"p90 {_f(q(after, .9))} us. The populating task slept {sum(sl)} times in "
               f"{len(ys)} yields (p50 {_f(q(sl, .5), 0)}, max {max(sl) if sl else '-'})."]
+    if ws is not None:
+        lines += ["", "## Where the writer's wait goes", ""] + writer_report(ws)
     md = "\n".join(lines) + "\n"
-    (outdir / "trace.md").write_text(md)
-    (outdir / "trace-yields.json").write_text(json.dumps(ys))
+    (outdir / f"trace-{clock}.md").write_text(md)
+    (outdir / f"trace-yields-{clock}.json").write_text(json.dumps(ys))
     return md
 
 
@@ -329,7 +397,7 @@ def run(s, timers=TIMERS, clocks=bench.CLOCKS, kernels=bench.KERNELS, mib=256, r
         if x not in bench.CLOCKS:
             die(f"CLOCKS={x}: the clocks are {' '.join(bench.CLOCKS)}")
     if trace:
-        timers, clocks, kernels = ("hrt",), ("wall",), ("series",)
+        timers, kernels = ("hrt",), ("series",)
         rows = tuple(rows) or (PACED_ROW,)
     toolchain.ensure(s)
     pristine = source.pristine(s)
@@ -374,9 +442,10 @@ def run(s, timers=TIMERS, clocks=bench.CLOCKS, kernels=bench.KERNELS, mib=256, r
                     runs.append({"kernel": k, "clock": f"{clock}/{x}", "round": b,
                                  "results": results, "seconds": round(secs, 1)})
                     if trace:
-                        ys = yields(parse_trace(text))
-                        print(trace_report(ys, res, f"Rows: {', '.join(rows)}; {mib} MiB, "
-                                           f"{rounds} rounds alone and with the writer."))
+                        ev = parse_trace(text)
+                        print(trace_report(yields(ev), res, f"Rows: {', '.join(rows)}; {mib} MiB, "
+                                           f"{rounds} rounds alone and with the writer.",
+                                           clock=clock, ws=writer_waits(ev)))
     entries = bench.contention_aggregate(runs)
     meta = {"mib": mib, "rounds": rounds, "boots": boots, "timers": list(timers),
             "clocks": list(clocks), "rows": list(rows), "base": source.describe(s),
@@ -385,6 +454,6 @@ def run(s, timers=TIMERS, clocks=bench.CLOCKS, kernels=bench.KERNELS, mib=256, r
     print(report(entries, meta, res, uncontended(runs)))
     png = chart(s, res)
     log(f"contention: {res / 'report.md'}, {res / 'results.json'}, {png}"
-        f"{', ' + str(res / 'trace.md') if trace else ''}; total "
+        f"{''.join(f', {res}/trace-{c}.md' for c in clocks) if trace else ''}; total "
         f"{fmt_secs(time.monotonic() - t_all)}")
     return 0

@@ -49,7 +49,45 @@ class Trace(unittest.TestCase):
         with tempfile.TemporaryDirectory() as d:
             md = contention.trace_report(ys, Path(d), "meta")
             self.assertIn("| release to the populating task holding it again | 1 |", md)
-            self.assertTrue((Path(d) / "trace.md").exists())
+            self.assertTrue((Path(d) / "trace-wall.md").exists())
+            self.assertIn("wall clock", md)
+
+    def test_writer_wait_split_at_its_sleep(self):
+        # The writer (11) spins 2000 us, sleeps, the reader releases 300 us
+        # later and the writer runs 50 us after that.
+        text = "\n".join([
+            "TRACE-BEGIN",
+            "  populate_bench-10      [000] .....   100.000000: mmap_lock_acquire_returned: mm=00000000aa memcg_id=0 write=false success=true",
+            "  populate_bench-11      [001] .....   100.000100: mmap_lock_start_locking: mm=00000000aa memcg_id=0 write=true",
+            "  populate_bench-11      [001] d..2.   100.002100: sched_switch: prev_comm=populate_bench prev_pid=11 prev_prio=120 prev_state=D ==> next_comm=swapper/1 next_pid=0 next_prio=120",
+            "  populate_bench-10      [000] .....   100.002400: mmap_lock_released: mm=00000000aa memcg_id=0 write=false",
+            "  <idle>-0               [001] d..2.   100.002450: sched_switch: prev_comm=swapper/1 prev_pid=0 prev_prio=120 prev_state=R ==> next_comm=populate_bench next_pid=11 next_prio=120",
+            "  populate_bench-11      [001] .....   100.002460: mmap_lock_acquire_returned: mm=00000000aa memcg_id=0 write=true success=true",
+            # A short wait is left out.
+            "  populate_bench-11      [001] .....   100.003000: mmap_lock_start_locking: mm=00000000aa memcg_id=0 write=true",
+            "  populate_bench-11      [001] .....   100.003010: mmap_lock_acquire_returned: mm=00000000aa memcg_id=0 write=true success=true",
+            "TRACE-END"])
+        ws = contention.writer_waits(contention.parse_trace(text))
+        self.assertEqual(len(ws), 1)
+        for k, v in (("wait", 2360), ("spin", 2000), ("to_release", 300),
+                     ("release_to_run", 50)):
+            self.assertAlmostEqual(ws[0][k], v, places=3)
+        md = "\n".join(contention.writer_report(ws))
+        self.assertIn("| spinning, before it queued (a reader cannot see it yet) | 1 |", md)
+        self.assertIn("before they queued: 85%", md)
+
+    def test_writer_preempted_is_not_queued(self):
+        # A switch out in state R (preempted while spinning) is not its sleep.
+        text = "\n".join([
+            "TRACE-BEGIN",
+            "  populate_bench-11      [001] .....   100.000100: mmap_lock_start_locking: mm=00000000aa memcg_id=0 write=true",
+            "  populate_bench-11      [001] d..2.   100.000500: sched_switch: prev_comm=populate_bench prev_pid=11 prev_prio=120 prev_state=R ==> next_comm=x next_pid=12 next_prio=120",
+            "  populate_bench-11      [001] .....   100.000900: mmap_lock_acquire_returned: mm=00000000aa memcg_id=0 write=true success=true",
+            "TRACE-END"])
+        ws = contention.writer_waits(contention.parse_trace(text))
+        self.assertEqual(len(ws), 1)
+        self.assertNotIn("spin", ws[0])
+        self.assertAlmostEqual(ws[0]["wait"], 800, places=3)
 
 
 class Targets(unittest.TestCase):
