@@ -22,8 +22,9 @@ bench:
 
 # The mmap_lock contention rows alone: C v7.3 against the series, under
 # both clocks and two timer setups (TIMERS="tick hrt", CLOCKS="icount wall",
-# ROWS=..., BOOTS=1). CONTENTION_TRACE=1: one traced series boot instead,
-# each yield broken down (build/contention-trace/trace.md).
+# ROWS=..., BOOTS=1). CONTENTION_TRACE=1: one traced series boot per clock
+# instead, each yield and long writer wait broken down
+# (build/contention-trace/trace-<clock>.md).
 contention:
 	$(RFLH) contention
 
