@@ -210,8 +210,8 @@ def counts(checks):
 
 
 def summary(checks, title, max_lines=40):
-    """A one-screen summary: per-group counts, every failure, then the
-    closing 'N passed, N failed, N skipped' line."""
+    """A one-screen summary: per-group counts, the A/B cases' figures,
+    every failure, then the closing 'N passed, N failed, N skipped' line."""
     out = [f"==== {title}"]
     groups = {}
     for c in checks:
@@ -219,6 +219,10 @@ def summary(checks, title, max_lines=40):
     for g, cs in groups.items():
         p, f, s = counts(cs)
         out.append(f"  {g:9} {p:4} passed {f:4} failed {s:4} skipped")
+    # What the A/B cases compared is a figure, not just a pass: show it.
+    for c in checks:
+        if c.name.startswith("A/B") and c.status == "ok":
+            out.append(f"  [{c.group}] {c.name}: {c.detail}")
     fails = [c for c in checks if c.status == "fail"]
     skips = [c for c in checks if c.status == "skip"]
     if fails:

@@ -106,6 +106,18 @@ class AbChecks(unittest.TestCase):
         one = "\n".join(self.LOG.splitlines()[:2])
         self.assertIn("fail", [c.status for c in verdict.ab_checks(one)])
 
+    def test_summary_shows_the_figures(self):
+        from rflh import verdict
+        cs = verdict.ab_checks(self.LOG, group="kunit-arm64")
+        out = verdict.summary(cs, "t")
+        self.assertIn("[kunit-arm64] A/B C vs Rust: 10000 populate calls per implementation, "
+                      "72 seeds, 0 differences", out)
+        self.assertIn("A/B negative control: skips the last page: 116 differences", out)
+        # A failed A/B check is listed once, with the failures.
+        bad = verdict.summary(verdict.ab_checks(self.LOG.replace(", 0 differences", ", 3 differences", 1)), "t")
+        self.assertEqual(bad.count("A/B C vs Rust"), 1)
+        self.assertIn("FAIL [kunit] A/B C vs Rust", bad)
+
     def test_kernel_args(self):
         from rflh import kunittool
         self.assertEqual(kunittool.ab_kernel_args(0), [])
