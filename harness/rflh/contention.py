@@ -331,13 +331,32 @@ def writer_waits(events, at_least_us=100.0):
     return out
 
 
+def writer_preemptions(events):
+    """How long the tasks that take mmap_lock for writing sat preempted
+    (switched out in state R, runnable but not running, until switched in
+    again), in us: a writer that competes for the CPUs with populating
+    threads waits for a CPU, not for the lock."""
+    writers = {e["pid"] for e in events
+               if e["ev"] == "mmap_lock_start_locking" and e["f"].get("write") == "true"}
+    out, since = [], {}
+    for e in events:
+        if e["ev"] != "sched_switch":
+            continue
+        prev, nxt = e["f"].get("prev_pid", ""), e["f"].get("next_pid", "")
+        if prev.isdigit() and int(prev) in writers and e["f"].get("prev_state") == "R":
+            since[int(prev)] = e["ts"]
+        if nxt.isdigit() and int(nxt) in since:
+            out.append(e["ts"] - since.pop(int(nxt)))
+    return out
+
+
 def _q(vals, p):
     vals = sorted(vals)
     return vals[min(len(vals) - 1, int(p * (len(vals) - 1)))] if vals else None
 
 
-def writer_report(ws):
-    """Markdown lines for writer_waits()."""
+def writer_report(ws, pre=()):
+    """Markdown lines for writer_waits() and writer_preemptions()."""
     parts = [("wait", "the wait in total"),
              ("spin", "spinning, before it queued (a reader cannot see it yet)"),
              ("to_release", "queued, to the next read release"),
@@ -353,10 +372,14 @@ def writer_report(ws):
     spun = sum(w.get("spin", 0.0) for w in ws)
     lines += ["", f"Share of the writers' waiting time spent before they queued: "
               f"{_f(100.0 * spun / total if total else None, 0, '%')}."]
+    pre = list(pre)
+    lines += ["", f"Writer tasks preempted (runnable, not running): {len(pre)} times, "
+              f"p50 {_f(_q(pre, .5))} us, p90 {_f(_q(pre, .9))} us, "
+              f"max {_f(max(pre) if pre else None)} us, {_f(sum(pre) / 1e3)} ms in all."]
     return lines
 
 
-def trace_report(ys, outdir, meta, clock="wall", ws=None):
+def trace_report(ys, outdir, meta, clock="wall", ws=None, pre=None):
     q = _q
     parts = [("wake", "release to the writer's wake-up (sched_waking)"),
              ("run", "release to the writer running (sched_switch)"),
@@ -380,7 +403,7 @@ def trace_report(ys, outdir, meta, clock="wall", ws=None):
               f"p90 {_f(q(after, .9))} us. The populating task slept {sum(sl)} times in "
               f"{len(ys)} yields (p50 {_f(q(sl, .5), 0)}, max {max(sl) if sl else '-'})."]
     if ws is not None:
-        lines += ["", "## Where the writer's wait goes", ""] + writer_report(ws)
+        lines += ["", "## Where the writer's wait goes", ""] + writer_report(ws, pre or ())
     md = "\n".join(lines) + "\n"
     (outdir / f"trace-{clock}.md").write_text(md)
     (outdir / f"trace-yields-{clock}.json").write_text(json.dumps(ys))
@@ -445,7 +468,8 @@ def run(s, timers=TIMERS, clocks=bench.CLOCKS, kernels=bench.KERNELS, mib=256, r
                         ev = parse_trace(text)
                         print(trace_report(yields(ev), res, f"Rows: {', '.join(rows)}; {mib} MiB, "
                                            f"{rounds} rounds alone and with the writer.",
-                                           clock=clock, ws=writer_waits(ev)))
+                                           clock=clock, ws=writer_waits(ev),
+                                           pre=writer_preemptions(ev)))
     entries = bench.contention_aggregate(runs)
     meta = {"mib": mib, "rounds": rounds, "boots": boots, "timers": list(timers),
             "clocks": list(clocks), "rows": list(rows), "base": source.describe(s),

@@ -76,6 +76,22 @@ class Trace(unittest.TestCase):
         self.assertIn("| spinning, before it queued (a reader cannot see it yet) | 1 |", md)
         self.assertIn("before they queued: 85%", md)
 
+    def test_writer_preemptions(self):
+        text = "\n".join([
+            "TRACE-BEGIN",
+            "  populate_bench-11      [001] .....   100.000100: mmap_lock_start_locking: mm=00000000aa memcg_id=0 write=true",
+            "  populate_bench-11      [001] d..2.   100.000500: sched_switch: prev_comm=populate_bench prev_pid=11 prev_prio=120 prev_state=R ==> next_comm=x next_pid=12 next_prio=120",
+            "  x-12                   [001] d..2.   100.002500: sched_switch: prev_comm=x prev_pid=12 prev_prio=120 prev_state=R ==> next_comm=populate_bench next_pid=11 next_prio=120",
+            # A sleep (state D) is not a preemption; task 12 takes no write lock.
+            "  populate_bench-11      [001] d..2.   100.003000: sched_switch: prev_comm=populate_bench prev_pid=11 prev_prio=120 prev_state=D ==> next_comm=x next_pid=12 next_prio=120",
+            "  x-12                   [001] d..2.   100.004000: sched_switch: prev_comm=x prev_pid=12 prev_prio=120 prev_state=R ==> next_comm=populate_bench next_pid=11 next_prio=120",
+            "TRACE-END"])
+        pre = contention.writer_preemptions(contention.parse_trace(text))
+        self.assertEqual(len(pre), 1)
+        self.assertAlmostEqual(pre[0], 2000, places=3)
+        md = "\n".join(contention.writer_report([], pre))
+        self.assertIn("preempted (runnable, not running): 1 times, p50 2000.0 us", md)
+
     def test_writer_preempted_is_not_queued(self):
         # A switch out in state R (preempted while spinning) is not its sleep.
         text = "\n".join([
