@@ -67,7 +67,9 @@ class Report(unittest.TestCase):
 
 
 class AbChecks(unittest.TestCase):
-    LOG = ("[ 44.1] madvise_populate: A/B: 72 seeds, 10000 populate calls per implementation, "
+    LOG = ("[ 24.1] madvise_populate: A/B: 36 seeds, 5000 populate calls per implementation, "
+           "0 differences (0 in the pages only)\n"
+           "[ 44.1] madvise_populate: A/B: 36 seeds, 5000 populate calls per implementation, "
            "0 differences (0 in the pages only)\n"
            "[ 47.4] madvise_populate: A/B negative control (skips the last page): 8 seeds, 1000 "
            "populate calls per implementation, 116 differences (80 in the pages only)\n"
@@ -88,13 +90,35 @@ class AbChecks(unittest.TestCase):
 
     def test_both_halves_are_counted(self):
         from rflh import verdict
-        log = self.LOG.replace("A/B: 72 seeds, 10000", "A/B: 36 seeds, 5000") + \
-            "madvise_populate: A/B: 36 seeds, 5000 populate calls per implementation, " \
-            "0 differences (0 in the pages only)\n"
-        cs = verdict.ab_checks(log)
+        cs = verdict.ab_checks(self.LOG)
         self.assertEqual(cs[0].status, "ok")
-        self.assertIn("10000 populate calls", cs[0].detail)
-        self.assertEqual(verdict.ab_checks(log.replace(", 0 differences", ", 1 differences", 1))[0].status, "fail")
+        self.assertIn("10000 populate calls, 72 seeds", cs[0].detail.replace(" per implementation", ""))
+        self.assertEqual(verdict.ab_checks(self.LOG.replace(", 0 differences", ", 1 differences", 1))[0].status, "fail")
+        # One half alone, even with enough calls, or a half printed twice, fails.
+        lines = self.LOG.splitlines(keepends=True)
+        lone = "".join(lines[1:]).replace("5000 populate", "10000 populate")
+        c = verdict.ab_checks(lone)[0]
+        self.assertEqual(c.status, "fail")
+        self.assertIn("1 A/B lines", c.detail)
+        self.assertEqual(verdict.ab_checks(lines[0] + self.LOG)[0].status, "fail")
+
+    def test_controls_are_named_and_the_page_only_one_must_see_pages(self):
+        from rflh import verdict
+        # The same control twice instead of two controls.
+        twice = self.LOG.replace("(EFAULT as EINVAL)", "(skips the last page)")
+        st = {c.name: c.status for c in verdict.ab_checks(twice)}
+        self.assertEqual(st["A/B negative control: EFAULT as EINVAL"], "fail")
+        self.assertEqual(st["A/B negative control: skips the last page"], "fail")
+        # WRITE mapped read-only must differ in the page states alone.
+        blind = self.LOG.replace("300 differences (200 in the pages only)",
+                                 "300 differences (0 in the pages only)")
+        c = [c for c in verdict.ab_checks(blind) if "read-only" in c.name][0]
+        self.assertEqual(c.status, "fail")
+        self.assertIn("none in the page states alone", c.detail)
+        # A control the harness does not know of is not silently ignored.
+        new = self.LOG + ("madvise_populate: A/B negative control (new one): 8 seeds, 1000 populate "
+                          "calls per implementation, 5 differences (0 in the pages only)\n")
+        self.assertIn("fail", [c.status for c in verdict.ab_checks(new)])
 
     def test_difference_too_few_calls_and_blind_control_fail(self):
         from rflh import verdict
