@@ -40,6 +40,9 @@ echo mono > $t/trace_clock
 for e in mmap_lock/enable sched/sched_switch/enable sched/sched_waking/enable sched/sched_wakeup/enable; do
     echo 1 > $t/events/$e || { echo "RFL: cannot enable $e"; exit 1; }
 done
+# Timer interrupts, where the arch has the event (x86): to see what ends a
+# writer's spin.
+[ -e $t/events/irq_vectors/local_timer_entry ] && echo 1 > $t/events/irq_vectors/local_timer_entry/enable
 echo 1 > $t/tracing_on"""
         post = """echo 0 > $t/tracing_on
 echo "RFL: trace $(wc -l < $t/trace) lines"
@@ -350,13 +353,43 @@ def writer_preemptions(events):
     return out
 
 
+def spins_ended_by_timer(events, within_us=10.0, at_least_us=1000.0):
+    """Of the writer spins (start_locking to its sleep) of at least
+    @at_least_us, how many end within @within_us after a local timer
+    interrupt on any CPU: (that many, all such spins), or None when the
+    trace has no timer events."""
+    timers = [e["ts"] for e in events if e["ev"] == "local_timer_entry"]
+    if not timers:
+        return None
+    ends, st = [], {}
+    for e in events:
+        f = e["f"]
+        if e["ev"] == "mmap_lock_start_locking" and f.get("write") == "true":
+            st[e["pid"]] = e["ts"]
+        elif e["ev"] == "mmap_lock_acquire_returned" and f.get("write") == "true":
+            st.pop(e["pid"], None)
+        elif (e["ev"] == "sched_switch" and f.get("prev_pid", "").isdigit()
+              and int(f["prev_pid"]) in st and f.get("prev_state", "R") != "R"):
+            t0 = st.pop(int(f["prev_pid"]))
+            if e["ts"] - t0 >= at_least_us:
+                ends.append(e["ts"])
+    i, hit = 0, 0
+    for t in ends:                      # both lists are in time order
+        while i + 1 < len(timers) and timers[i + 1] <= t:
+            i += 1
+        if timers[i] <= t and t - timers[i] <= within_us:
+            hit += 1
+    return hit, len(ends)
+
+
 def _q(vals, p):
     vals = sorted(vals)
     return vals[min(len(vals) - 1, int(p * (len(vals) - 1)))] if vals else None
 
 
-def writer_report(ws, pre=()):
-    """Markdown lines for writer_waits() and writer_preemptions()."""
+def writer_report(ws, pre=(), timer=None):
+    """Markdown lines for writer_waits(), writer_preemptions() and
+    spins_ended_by_timer()."""
     parts = [("wait", "the wait in total"),
              ("spin", "spinning, before it queued (a reader cannot see it yet)"),
              ("to_release", "queued, to the next read release"),
@@ -376,10 +409,13 @@ def writer_report(ws, pre=()):
     lines += ["", f"Writer tasks preempted (runnable, not running): {len(pre)} times, "
               f"p50 {_f(_q(pre, .5))} us, p90 {_f(_q(pre, .9))} us, "
               f"max {_f(max(pre) if pre else None)} us, {_f(sum(pre) / 1e3)} ms in all."]
+    if timer is not None:
+        lines += ["", f"Writer spins of 1 ms or more that ended within 10 us after a timer "
+                  f"interrupt: {timer[0]} of {timer[1]}."]
     return lines
 
 
-def trace_report(ys, outdir, meta, clock="wall", ws=None, pre=None):
+def trace_report(ys, outdir, meta, clock="wall", ws=None, pre=None, timer=None):
     q = _q
     parts = [("wake", "release to the writer's wake-up (sched_waking)"),
              ("run", "release to the writer running (sched_switch)"),
@@ -403,7 +439,7 @@ def trace_report(ys, outdir, meta, clock="wall", ws=None, pre=None):
               f"p90 {_f(q(after, .9))} us. The populating task slept {sum(sl)} times in "
               f"{len(ys)} yields (p50 {_f(q(sl, .5), 0)}, max {max(sl) if sl else '-'})."]
     if ws is not None:
-        lines += ["", "## Where the writer's wait goes", ""] + writer_report(ws, pre or ())
+        lines += ["", "## Where the writer's wait goes", ""] + writer_report(ws, pre or (), timer)
     md = "\n".join(lines) + "\n"
     (outdir / f"trace-{clock}.md").write_text(md)
     (outdir / f"trace-yields-{clock}.json").write_text(json.dumps(ys))
@@ -469,7 +505,8 @@ def run(s, timers=TIMERS, clocks=bench.CLOCKS, kernels=bench.KERNELS, mib=256, r
                         print(trace_report(yields(ev), res, f"Rows: {', '.join(rows)}; {mib} MiB, "
                                            f"{rounds} rounds alone and with the writer.",
                                            clock=clock, ws=writer_waits(ev),
-                                           pre=writer_preemptions(ev)))
+                                           pre=writer_preemptions(ev),
+                                           timer=spins_ended_by_timer(ev)))
     entries = bench.contention_aggregate(runs)
     meta = {"mib": mib, "rounds": rounds, "boots": boots, "timers": list(timers),
             "clocks": list(clocks), "rows": list(rows), "base": source.describe(s),

@@ -92,6 +92,26 @@ class Trace(unittest.TestCase):
         md = "\n".join(contention.writer_report([], pre))
         self.assertIn("preempted (runnable, not running): 1 times, p50 2000.0 us", md)
 
+    def test_spins_ended_by_timer(self):
+        def line(pid, cpu, ts, ev, rest):
+            return f"  x-{pid} [{cpu:03d}] d.h1. {ts:.6f}: {ev}: {rest}"
+        sw = "prev_comm=x prev_pid=11 prev_prio=120 prev_state=D ==> next_comm=y next_pid=0 next_prio=120"
+        text = "\n".join(["TRACE-BEGIN",
+            line(11, 1, 100.000000, "mmap_lock_start_locking", "mm=aa memcg_id=0 write=true"),
+            line(0, 0, 100.003000, "local_timer_entry", "vector=236"),
+            line(11, 1, 100.003005, "sched_switch", sw),          # 3 ms spin, 5 us after a tick
+            line(11, 1, 100.004000, "mmap_lock_acquire_returned", "mm=aa memcg_id=0 write=true success=true"),
+            line(11, 1, 100.010000, "mmap_lock_start_locking", "mm=aa memcg_id=0 write=true"),
+            line(11, 1, 100.012000, "sched_switch", sw),          # 2 ms spin, 9 ms after it
+            line(11, 1, 100.013000, "mmap_lock_acquire_returned", "mm=aa memcg_id=0 write=true success=true"),
+            "TRACE-END"])
+        ev = contention.parse_trace(text)
+        self.assertEqual(contention.spins_ended_by_timer(ev), (1, 2))
+        no_timer = [e for e in ev if e["ev"] != "local_timer_entry"]
+        self.assertIsNone(contention.spins_ended_by_timer(no_timer))
+        self.assertIn("after a timer interrupt: 1 of 2.",
+                      "\n".join(contention.writer_report([], (), (1, 2))))
+
     def test_writer_preempted_is_not_queued(self):
         # A switch out in state R (preempted while spinning) is not its sleep.
         text = "\n".join([
