@@ -20,6 +20,29 @@ TRACE-END
 """
 
 
+def ev_line(pid, cpu, ts, ev, rest):
+    """One ftrace line, as the guest's trace file prints it."""
+    return f"  populate_bench-{pid} [{cpu:03d}] d..2. {ts:.6f}: {ev}: {rest}"
+
+
+def lock(pid, cpu, ts, what, write=True):
+    """An mmap_lock event: start_locking, acquire_returned or released."""
+    extra = " success=true" if what == "acquire_returned" else ""
+    return ev_line(pid, cpu, ts, f"mmap_lock_{what}",
+                   f"mm=00000000aa memcg_id=0 write={'true' if write else 'false'}{extra}")
+
+
+def switch(cpu, ts, prev, state, nxt):
+    """sched_switch from task @prev (left in @state) to task @nxt."""
+    return ev_line(prev, cpu, ts, "sched_switch",
+                   f"prev_comm=t prev_pid={prev} prev_prio=120 prev_state={state} ==> "
+                   f"next_comm=t next_pid={nxt} next_prio=120")
+
+
+def trace(*lines):
+    return "\n".join(["TRACE-BEGIN", *lines, "TRACE-END"])
+
+
 def entry(kernel, clock, row, alone, writer, samples, p50=10.0, p99=100.0, rounds=3):
     return {"clock": clock, "row": row, "size_mib": 256, "kernel": kernel, "threads": 1,
             "rounds_per_boot": rounds, "alone_ms": alone, "writer_ms": writer,
@@ -55,18 +78,15 @@ class Trace(unittest.TestCase):
     def test_writer_wait_split_at_its_sleep(self):
         # The writer (11) spins 2000 us, sleeps, the reader releases 300 us
         # later and the writer runs 50 us after that.
-        text = "\n".join([
-            "TRACE-BEGIN",
-            "  populate_bench-10      [000] .....   100.000000: mmap_lock_acquire_returned: mm=00000000aa memcg_id=0 write=false success=true",
-            "  populate_bench-11      [001] .....   100.000100: mmap_lock_start_locking: mm=00000000aa memcg_id=0 write=true",
-            "  populate_bench-11      [001] d..2.   100.002100: sched_switch: prev_comm=populate_bench prev_pid=11 prev_prio=120 prev_state=D ==> next_comm=swapper/1 next_pid=0 next_prio=120",
-            "  populate_bench-10      [000] .....   100.002400: mmap_lock_released: mm=00000000aa memcg_id=0 write=false",
-            "  <idle>-0               [001] d..2.   100.002450: sched_switch: prev_comm=swapper/1 prev_pid=0 prev_prio=120 prev_state=R ==> next_comm=populate_bench next_pid=11 next_prio=120",
-            "  populate_bench-11      [001] .....   100.002460: mmap_lock_acquire_returned: mm=00000000aa memcg_id=0 write=true success=true",
-            # A short wait is left out.
-            "  populate_bench-11      [001] .....   100.003000: mmap_lock_start_locking: mm=00000000aa memcg_id=0 write=true",
-            "  populate_bench-11      [001] .....   100.003010: mmap_lock_acquire_returned: mm=00000000aa memcg_id=0 write=true success=true",
-            "TRACE-END"])
+        text = trace(lock(10, 0, 100.0, "acquire_returned", write=False),
+                     lock(11, 1, 100.000100, "start_locking"),
+                     switch(1, 100.002100, 11, "D", 0),
+                     lock(10, 0, 100.002400, "released", write=False),
+                     switch(1, 100.002450, 0, "R", 11),
+                     lock(11, 1, 100.002460, "acquire_returned"),
+                     # A short wait is left out.
+                     lock(11, 1, 100.003000, "start_locking"),
+                     lock(11, 1, 100.003010, "acquire_returned"))
         ws = contention.writer_waits(contention.parse_trace(text))
         self.assertEqual(len(ws), 1)
         for k, v in (("wait", 2360), ("spin", 2000), ("to_release", 300),
@@ -77,15 +97,12 @@ class Trace(unittest.TestCase):
         self.assertIn("before they queued: 85%", md)
 
     def test_writer_preemptions(self):
-        text = "\n".join([
-            "TRACE-BEGIN",
-            "  populate_bench-11      [001] .....   100.000100: mmap_lock_start_locking: mm=00000000aa memcg_id=0 write=true",
-            "  populate_bench-11      [001] d..2.   100.000500: sched_switch: prev_comm=populate_bench prev_pid=11 prev_prio=120 prev_state=R ==> next_comm=x next_pid=12 next_prio=120",
-            "  x-12                   [001] d..2.   100.002500: sched_switch: prev_comm=x prev_pid=12 prev_prio=120 prev_state=R ==> next_comm=populate_bench next_pid=11 next_prio=120",
-            # A sleep (state D) is not a preemption; task 12 takes no write lock.
-            "  populate_bench-11      [001] d..2.   100.003000: sched_switch: prev_comm=populate_bench prev_pid=11 prev_prio=120 prev_state=D ==> next_comm=x next_pid=12 next_prio=120",
-            "  x-12                   [001] d..2.   100.004000: sched_switch: prev_comm=x prev_pid=12 prev_prio=120 prev_state=R ==> next_comm=populate_bench next_pid=11 next_prio=120",
-            "TRACE-END"])
+        text = trace(lock(11, 1, 100.000100, "start_locking"),
+                     switch(1, 100.000500, 11, "R", 12),
+                     switch(1, 100.002500, 12, "R", 11),
+                     # A sleep (state D) is not a preemption; 12 takes no write lock.
+                     switch(1, 100.003000, 11, "D", 12),
+                     switch(1, 100.004000, 12, "R", 11))
         pre = contention.writer_preemptions(contention.parse_trace(text))
         self.assertEqual(len(pre), 1)
         self.assertAlmostEqual(pre[0], 2000, places=3)
@@ -93,18 +110,13 @@ class Trace(unittest.TestCase):
         self.assertIn("preempted (runnable, not running): 1 times, p50 2000.0 us", md)
 
     def test_spins_ended_by_timer(self):
-        def line(pid, cpu, ts, ev, rest):
-            return f"  x-{pid} [{cpu:03d}] d.h1. {ts:.6f}: {ev}: {rest}"
-        sw = "prev_comm=x prev_pid=11 prev_prio=120 prev_state=D ==> next_comm=y next_pid=0 next_prio=120"
-        text = "\n".join(["TRACE-BEGIN",
-            line(11, 1, 100.000000, "mmap_lock_start_locking", "mm=aa memcg_id=0 write=true"),
-            line(0, 0, 100.003000, "local_timer_entry", "vector=236"),
-            line(11, 1, 100.003005, "sched_switch", sw),          # 3 ms spin, 5 us after a tick
-            line(11, 1, 100.004000, "mmap_lock_acquire_returned", "mm=aa memcg_id=0 write=true success=true"),
-            line(11, 1, 100.010000, "mmap_lock_start_locking", "mm=aa memcg_id=0 write=true"),
-            line(11, 1, 100.012000, "sched_switch", sw),          # 2 ms spin, 9 ms after it
-            line(11, 1, 100.013000, "mmap_lock_acquire_returned", "mm=aa memcg_id=0 write=true success=true"),
-            "TRACE-END"])
+        text = trace(lock(11, 1, 100.0, "start_locking"),
+                     ev_line(0, 0, 100.003000, "local_timer_entry", "vector=236"),
+                     switch(1, 100.003005, 11, "D", 0),      # 3 ms spin, 5 us after a tick
+                     lock(11, 1, 100.004000, "acquire_returned"),
+                     lock(11, 1, 100.010000, "start_locking"),
+                     switch(1, 100.012000, 11, "D", 0),      # 2 ms spin, 9 ms after it
+                     lock(11, 1, 100.013000, "acquire_returned"))
         ev = contention.parse_trace(text)
         self.assertEqual(contention.spins_ended_by_timer(ev), (1, 2))
         no_timer = [e for e in ev if e["ev"] != "local_timer_entry"]
@@ -114,12 +126,9 @@ class Trace(unittest.TestCase):
 
     def test_writer_preempted_is_not_queued(self):
         # A switch out in state R (preempted while spinning) is not its sleep.
-        text = "\n".join([
-            "TRACE-BEGIN",
-            "  populate_bench-11      [001] .....   100.000100: mmap_lock_start_locking: mm=00000000aa memcg_id=0 write=true",
-            "  populate_bench-11      [001] d..2.   100.000500: sched_switch: prev_comm=populate_bench prev_pid=11 prev_prio=120 prev_state=R ==> next_comm=x next_pid=12 next_prio=120",
-            "  populate_bench-11      [001] .....   100.000900: mmap_lock_acquire_returned: mm=00000000aa memcg_id=0 write=true success=true",
-            "TRACE-END"])
+        text = trace(lock(11, 1, 100.000100, "start_locking"),
+                     switch(1, 100.000500, 11, "R", 12),
+                     lock(11, 1, 100.000900, "acquire_returned"))
         ws = contention.writer_waits(contention.parse_trace(text))
         self.assertEqual(len(ws), 1)
         self.assertNotIn("spin", ws[0])
