@@ -309,7 +309,7 @@ def writer_waits(events, at_least_us=100.0):
         elif ev == "sched_switch":
             prev, nxt = f.get("prev_pid"), f.get("next_pid")
             w = pending.get(int(prev)) if prev and prev.isdigit() else None
-            if w is not None and "slept" not in w and f.get("prev_state", "R") != "R":
+            if w is not None and "slept" not in w and not f.get("prev_state", "R").startswith("R"):
                 w["slept"] = e["ts"]
             w = pending.get(int(nxt)) if nxt and nxt.isdigit() else None
             if w is not None and "release" in w and "run" not in w:
@@ -346,7 +346,8 @@ def writer_preemptions(events):
         if e["ev"] != "sched_switch":
             continue
         prev, nxt = e["f"].get("prev_pid", ""), e["f"].get("next_pid", "")
-        if prev.isdigit() and int(prev) in writers and e["f"].get("prev_state") == "R":
+        # A preempted task prints "R+", one switched out running "R".
+        if prev.isdigit() and int(prev) in writers and e["f"].get("prev_state", "").startswith("R"):
             since[int(prev)] = e["ts"]
         if nxt.isdigit() and int(nxt) in since:
             out.append(e["ts"] - since.pop(int(nxt)))
@@ -369,7 +370,7 @@ def spins_ended_by_timer(events, within_us=10.0, at_least_us=1000.0):
         elif e["ev"] == "mmap_lock_acquire_returned" and f.get("write") == "true":
             st.pop(e["pid"], None)
         elif (e["ev"] == "sched_switch" and f.get("prev_pid", "").isdigit()
-              and int(f["prev_pid"]) in st and f.get("prev_state", "R") != "R"):
+              and int(f["prev_pid"]) in st and not f.get("prev_state", "R").startswith("R")):
             t0 = st.pop(int(f["prev_pid"]))
             if e["ts"] - t0 >= at_least_us:
                 ends.append(e["ts"])

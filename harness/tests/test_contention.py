@@ -98,7 +98,7 @@ class Trace(unittest.TestCase):
 
     def test_writer_preemptions(self):
         text = trace(lock(11, 1, 100.000100, "start_locking"),
-                     switch(1, 100.000500, 11, "R", 12),
+                     switch(1, 100.000500, 11, "R+", 12),   # preempted, as v7.3 prints it
                      switch(1, 100.002500, 12, "R", 11),
                      # A sleep (state D) is not a preemption; 12 takes no write lock.
                      switch(1, 100.003000, 11, "D", 12),
